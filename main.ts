@@ -7,6 +7,7 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { caCommand } from "./cli/ca_command.ts";
+import { serveCommand } from "./cli/serve_command.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/common.ts";
 
 /** The version `openchat --version` prints. */
@@ -21,6 +22,7 @@ export function buildProgram() {
     .version(VERSION)
     .showSuggestionAfterError(true)
     .exitOverride()
+    .addCommand(serveCommand())
     .addCommand(caCommand());
 }
 

@@ -267,16 +267,7 @@ export async function verifyCertificate(
       "Certificate signature does not verify with the CA key",
     );
   }
-  const now = options.now ?? new Date();
-  if (now.getTime() > cert.notAfter.getTime()) {
-    throw new CertificateError("expired", `Certificate expired on ${cert.notAfter.toISOString()}`);
-  }
-  if (now.getTime() < cert.notBefore.getTime()) {
-    throw new CertificateError(
-      "not_yet_valid",
-      `Certificate is not valid before ${cert.notBefore.toISOString()}`,
-    );
-  }
+  checkValidityPeriod(cert, options.now ?? new Date());
   const constraints = cert.getExtension(x509.BasicConstraintsExtension);
   if (constraints?.ca) {
     throw new CertificateError("is_ca", "A CA certificate cannot be used as a user or server");
@@ -295,6 +286,23 @@ export async function verifyCertificate(
   const commonName = singleCommonName(cert);
   const publicKey = await identityPublicKey(cert);
   return VerifiedCertificate.make(cert, commonName, publicKey, options.usage);
+}
+
+/**
+ * Checks that `now` falls within the certificate's validity period.
+ *
+ * @throws {CertificateError} `expired` or `not_yet_valid`.
+ */
+export function checkValidityPeriod(cert: x509.X509Certificate, now: Date): void {
+  if (now.getTime() > cert.notAfter.getTime()) {
+    throw new CertificateError("expired", `Certificate expired on ${cert.notAfter.toISOString()}`);
+  }
+  if (now.getTime() < cert.notBefore.getTime()) {
+    throw new CertificateError(
+      "not_yet_valid",
+      `Certificate is not valid before ${cert.notBefore.toISOString()}`,
+    );
+  }
 }
 
 /** Imports a certificate's public key for ECDSA P-256 verification. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { importIdentityPrivateKey } from "../crypto/keys.ts";
 import {
   certificateFingerprint,
@@ -101,9 +101,10 @@ export class CertificateAuthority {
    * @throws {AuthorityError} `ca_exists` when one is already there; nothing is overwritten.
    */
   static async create(
-    dataDir: string,
+    directory: string,
     options: { name?: string } = {},
   ): Promise<CertificateAuthority> {
+    const dataDir = resolve(directory);
     await ensureDataDir(dataDir);
     if (await CertificateAuthority.existsIn(dataDir)) {
       throw new AuthorityError(
@@ -131,7 +132,8 @@ export class CertificateAuthority {
    *
    * @throws {AuthorityError} `no_ca` (saying how to make one) or `corrupt` (saying which file).
    */
-  static async load(dataDir: string): Promise<CertificateAuthority> {
+  static async load(directory: string): Promise<CertificateAuthority> {
+    const dataDir = resolve(directory);
     const certPath = join(dataDir, CA_CERT_FILE);
     const keyPath = join(dataDir, CA_KEY_FILE);
     let dirInfo: Deno.FileInfo;

@@ -1,0 +1,127 @@
+/**
+ * `openchat serve`: the chat server. Creates the CA on first run, keeps the server certificate
+ * current, listens on TLS, and shuts down cleanly on SIGINT or SIGTERM.
+ *
+ * @module
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import { isIpAddress } from "../crypto/x509.ts";
+import { AuthorityError, CertificateAuthority } from "../server/authority.ts";
+import { ChatServer } from "../server/chat_server.ts";
+import { MAX_SESSIONS, RATE_PER_SECOND, SHUTDOWN_GRACE_MS } from "../server/limits.ts";
+import { type LogLevel, stderrLogger } from "../server/log.ts";
+import { ensureServerIdentity } from "../server/server_identity.ts";
+import { asCliError } from "./ca_command.ts";
+import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
+
+/** Default listening address: loopback only, until the operator chooses otherwise. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** Default port. */
+export const DEFAULT_PORT = 7443;
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** `openchat serve`. */
+export function serveCommand() {
+  return new Command("serve")
+    .description("run the chat server (creates the CA and server certificate on first run)")
+    .option("--host <addr>", "address to listen on", DEFAULT_HOST)
+    .option("--port <n>", "port to listen on", integerIn(0, 65535), DEFAULT_PORT)
+    .addOption(dataDirOption())
+    .option(
+      "--hostname <name>",
+      "a name clients use to reach this server, added to its certificate (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--max-sessions <n>", "most sessions at once", integerIn(1, 1_000_000), MAX_SESSIONS)
+    .option(
+      "--rate-limit <n>",
+      "frames per second each session may send (bursts of twice that)",
+      integerIn(1, 1_000_000),
+      RATE_PER_SECOND,
+    )
+    .addOption(
+      new Option("--log-level <level>", "least severe log lines to print")
+        .choices(["debug", "info", "warn", "error"] as const)
+        .default("info" as const),
+    )
+    .action(async (options) => {
+      for (const name of options.hostname) {
+        if (!HOSTNAME.test(name) && !isIpAddress(name)) {
+          throw new CliError(
+            `--hostname ${JSON.stringify(name)} is not a DNS name or IP address`,
+            EXIT_USAGE,
+          );
+        }
+      }
+      const logger = stderrLogger(options.logLevel as LogLevel);
+      const ca = await openOrCreateCA(options.dataDir);
+      const wildcard = options.host === "0.0.0.0" || options.host === "::";
+      const names = [...options.hostname, ...(wildcard ? [] : [options.host])];
+      const identity = await ensureServerIdentity(ca, names);
+      if (identity.issuedBecause) {
+        logger.log("info", "server_certificate_issued", { reason: identity.issuedBecause });
+      }
+      let server: ChatServer;
+      try {
+        server = ChatServer.start({
+          hostname: options.host,
+          port: options.port,
+          caCert: ca.cert,
+          identity,
+          revocations: ca.store,
+          logger,
+          limits: {
+            maxSessions: options.maxSessions,
+            ratePerSecond: options.rateLimit,
+            rateBurst: options.rateLimit * 2,
+          },
+        });
+      } catch (error) {
+        ca.close();
+        throw new CliError(
+          `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`,
+        );
+      }
+      const dial = wildcard ? (options.hostname[0] ?? "localhost") : options.host;
+      const target = `${dial.includes(":") ? `[${dial}]` : dial}:${server.addr.port}`;
+      say(`openchat server listening on ${server.address}`);
+      say(`  data directory:            ${ca.dataDir}`);
+      say(`  CA fingerprint (SHA-256):  ${ca.fingerprint}`);
+      say(`Next:`);
+      say(`  issue an identity:  openchat ca issue alice --data-dir ${ca.dataDir}`);
+      say(`  join:               openchat join ${target} --identity alice.pem`);
+      await waitForSignal();
+      const deadline = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS + 2_000);
+      await server.shutdown();
+      clearTimeout(deadline);
+      ca.close();
+      logger.log("info", "stopped");
+    });
+}
+
+async function openOrCreateCA(dataDir: string): Promise<CertificateAuthority> {
+  try {
+    return await CertificateAuthority.load(dataDir);
+  } catch (error) {
+    if (!(error instanceof AuthorityError) || error.code !== "no_ca") asCliError(error);
+  }
+  const ca = await CertificateAuthority.create(dataDir).catch(asCliError);
+  say(`Created a new CA in ${dataDir}`);
+  return ca;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handler = () => {
+      for (const signal of signals) Deno.removeSignalListener(signal, handler);
+      resolve();
+    };
+    for (const signal of signals) Deno.addSignalListener(signal, handler);
+  });
+}

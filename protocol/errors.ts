@@ -1,0 +1,66 @@
+/**
+ * Error codes on the wire. Every refusal the server makes, and every protocol failure either
+ * side detects, has one stable code here; `docs/PROTOCOL.md` lists them for other clients.
+ *
+ * @module
+ */
+
+/** Every error code, with the sentence a user sees for it. */
+export const ERROR_CODES = {
+  // Set-up
+  unsupported_version: "The server does not speak this protocol version",
+  auth_timeout: "Set-up did not complete in time",
+  wrong_ca: "The certificate was not issued by this server's CA",
+  expired: "The certificate has expired",
+  not_yet_valid: "The certificate is not valid yet",
+  revoked: "The certificate has been revoked",
+  wrong_usage: "The certificate is not a user (client) certificate",
+  bad_certificate: "The certificate is malformed or its CA signature does not verify",
+  bad_signature: "The proof of identity (signature over this session's nonces) does not verify",
+  bad_name: "The certificate's name is not a valid user name",
+  server_full: "The server has reached its maximum number of sessions",
+  // Frames
+  bad_frame: "A frame was not a JSON object",
+  frame_too_large: "A frame was larger than the maximum frame size",
+  unknown_type: "A frame had an unknown type",
+  bad_field: "A frame had a missing, ill-typed or oversized field",
+  unexpected: "A frame arrived at a point in the protocol where it is not allowed",
+  // Limits
+  rate_limited: "Too many frames too fast; this one was dropped",
+  flood: "Sustained flooding; the session was closed",
+  slow_reader: "The connection fell too far behind reading; the session was closed",
+  idle_timeout: "Nothing was heard from the connection for too long",
+  // Chat
+  announce_required: "Announce session keys before joining a room",
+  not_in_room: "Not a member of that room",
+  room_full: "The room has reached its maximum number of members",
+  too_many_rooms: "Already in the maximum number of rooms",
+  no_such_user: "That user is not online",
+  stale_session: "That user's session changed; look them up again",
+  // Endings
+  replaced: "The same user logged in again elsewhere; this session was replaced",
+  server_shutdown: "The server is shutting down",
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** True when `code` is a known error code. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
+}
+
+/**
+ * A protocol failure detected while decoding or handling a frame. `fatal` ones close the
+ * session after the error frame is sent.
+ */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERROR_CODES[code],
+    readonly fatal = true,
+  ) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The bytes each side signs during set-up. Both proofs cover both nonces, so neither can be
+ * replayed into another session; each has its own label, so one can never pass for the other;
+ * the client's also covers the server certificate it checked, binding its proof to that server.
+ *
+ * Order: client `hello` (nonce) -> server `server_hello` (nonce, certificate, signature over
+ * {@linkcode serverProofData}) -> client `auth` (certificate, signature over
+ * {@linkcode clientProofData}) -> server `welcome`, or `error` and close.
+ *
+ * @module
+ */
+
+import { concatBytes } from "../crypto/bytes.ts";
+import { sha256 } from "../crypto/kdf.ts";
+
+/** Label of the server's signature in `server_hello`. */
+export const SERVER_PROOF_LABEL = "openchat/v1 server-hello";
+/** Label of the client's signature in `auth`. */
+export const CLIENT_PROOF_LABEL = "openchat/v1 client-auth";
+
+/** What the server signs: the client's nonce, then its own. */
+export function serverProofData(clientNonce: Uint8Array, serverNonce: Uint8Array): Uint8Array {
+  return concatBytes(clientNonce, serverNonce);
+}
+
+/** What the client signs: both nonces, then the SHA-256 of the server certificate's DER. */
+export async function clientProofData(
+  clientNonce: Uint8Array,
+  serverNonce: Uint8Array,
+  serverCertDer: Uint8Array,
+): Promise<Uint8Array> {
+  return concatBytes(clientNonce, serverNonce, await sha256(serverCertDer));
+}

@@ -1,0 +1,338 @@
+/**
+ * Every message of the wire protocol, as discriminated unions, and the decoders that turn a
+ * frame body into one of them. A frame is decoded and validated once, where bytes come in;
+ * past the decoder, code handles typed values only. Unknown fields are ignored (and never
+ * relayed); a missing or ill-typed field, an unknown type or a non-object is a
+ * {@linkcode ProtocolError}, never an exception of another kind.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import {
+  arrayField,
+  b64Field,
+  b64VarField,
+  boolField,
+  type Fields,
+  idField,
+  intField,
+  objectOf,
+  payloadField,
+  roomField,
+  textField,
+  userField,
+} from "./fields.ts";
+
+/** The protocol version this code speaks. */
+export const PROTOCOL_VERSION = 1;
+/** Size of each side's set-up nonce. */
+export const NONCE_BYTES = 32;
+/** Size of a session id. */
+export const SESSION_ID_BYTES = 16;
+/** Largest certificate accepted in a set-up frame (DER bytes). */
+export const MAX_CERT_BYTES = 4096;
+/** Largest signature accepted in a set-up frame. */
+export const MAX_SIGNATURE_BYTES = 132;
+/** Largest session announcement (opaque to the server). */
+export const MAX_ANNOUNCE_CHARS = 4096;
+/** Largest end-to-end payload of a room or direct message. */
+export const MAX_PAYLOAD_CHARS = 60_000;
+/** Largest wrapped chain key addressed to one member. */
+export const MAX_KEY_PAYLOAD_CHARS = 1024;
+/** Most key items in one `keys` frame (the frame size limit usually binds first). */
+export const MAX_KEY_ITEMS = 1024;
+/** Most members listed in one `joined` or `who` frame. */
+export const MAX_LISTED_MEMBERS = 1024;
+/** Most rooms listed in one `rooms` reply. */
+export const MAX_LISTED_ROOMS = 500;
+
+/** A chain key wrapped for one member. */
+export interface KeyItem {
+  to: string;
+  payload: string;
+}
+
+/** Everything a client may send. */
+export type ClientMessage =
+  | { type: "hello"; version: number; nonce: string }
+  | { type: "auth"; cert: string; signature: string }
+  | { type: "announce"; payload: string }
+  | { type: "join"; room: string }
+  | { type: "leave"; room: string }
+  | { type: "rooms" }
+  | { type: "who"; room: string }
+  | { type: "keys"; room: string; items: KeyItem[] }
+  | { type: "msg"; id: string; room: string; payload: string }
+  | { type: "dm"; id: string; to: string; session: string; payload: string }
+  | { type: "lookup"; user: string }
+  | { type: "ping" }
+  | { type: "pong" };
+
+/** A room member as the server describes it: who, which session, and their announcement. */
+export interface MemberInfo {
+  user: string;
+  session: string;
+  announce: string;
+}
+
+/** Limits the server tells a client in `welcome`, so a client can stay inside them. */
+export interface WireLimits {
+  maxFrameBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  idleTimeoutMs: number;
+}
+
+/** Everything a server may send. */
+export type ServerMessage =
+  | { type: "server_hello"; version: number; nonce: string; cert: string; signature: string }
+  | { type: "welcome"; user: string; session: string; limits: WireLimits }
+  | { type: "error"; code: string; message: string; fatal: boolean; id?: string }
+  | { type: "joined"; room: string; members: MemberInfo[] }
+  | { type: "left"; room: string }
+  | {
+    type: "presence";
+    room: string;
+    event: "join" | "leave";
+    user: string;
+    session: string;
+    announce?: string;
+    reason?: string;
+  }
+  | { type: "announce"; user: string; session: string; announce: string }
+  | { type: "rooms"; rooms: { name: string; members: number }[] }
+  | { type: "who"; room: string; members: string[] }
+  | { type: "keys"; room: string; from: string; session: string; payload: string }
+  | { type: "msg"; room: string; from: string; session: string; ts: number; payload: string }
+  | { type: "dm"; from: string; session: string; ts: number; payload: string }
+  | { type: "ack"; id: string; recipients: number }
+  | { type: "peer"; user: string; session: string; announce: string }
+  | { type: "ping" }
+  | { type: "pong" };
+
+/** The `type` of any client message. */
+export type ClientMessageType = ClientMessage["type"];
+/** The `type` of any server message. */
+export type ServerMessageType = ServerMessage["type"];
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses a frame body as a JSON object with a string `type`. */
+function parseObject(body: Uint8Array): Fields & { type: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(body));
+  } catch {
+    throw new ProtocolError("bad_frame", "Frame is not UTF-8 JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ProtocolError("bad_frame", "Frame is not a JSON object");
+  }
+  const type = (value as Fields).type;
+  if (typeof type !== "string") {
+    throw new ProtocolError("bad_field", 'Field "type" must be a string');
+  }
+  return value as Fields & { type: string };
+}
+
+function unknownType(type: string): never {
+  throw new ProtocolError(
+    "unknown_type",
+    `Unknown frame type ${JSON.stringify(type.slice(0, 40))}`,
+  );
+}
+
+const session = (f: Fields, key = "session") => b64Field(f, key, SESSION_ID_BYTES);
+const announce = (f: Fields, key = "announce") => payloadField(f, key, MAX_ANNOUNCE_CHARS);
+
+/**
+ * Decodes and validates a frame body sent by a client.
+ *
+ * @throws {ProtocolError} `bad_frame`, `unknown_type` or `bad_field`.
+ */
+export function decodeClientMessage(body: Uint8Array): ClientMessage {
+  const f = parseObject(body);
+  switch (f.type) {
+    case "hello":
+      return {
+        type: "hello",
+        version: intField(f, "version", 0, 65535),
+        nonce: b64Field(f, "nonce", NONCE_BYTES),
+      };
+    case "auth":
+      return {
+        type: "auth",
+        cert: b64VarField(f, "cert", MAX_CERT_BYTES),
+        signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
+      };
+    case "announce":
+      return { type: "announce", payload: announce(f, "payload") };
+    case "join":
+    case "leave":
+    case "who":
+      return { type: f.type, room: roomField(f) };
+    case "rooms":
+    case "ping":
+    case "pong":
+      return { type: f.type };
+    case "keys":
+      return {
+        type: "keys",
+        room: roomField(f),
+        items: arrayField(f, "items", MAX_KEY_ITEMS, (item) => ({
+          to: session(item, "to"),
+          payload: payloadField(item, "payload", MAX_KEY_PAYLOAD_CHARS),
+        })),
+      };
+    case "msg":
+      return {
+        type: "msg",
+        id: idField(f),
+        room: roomField(f),
+        payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
+      };
+    case "dm":
+      return {
+        type: "dm",
+        id: idField(f),
+        to: userField(f, "to"),
+        session: session(f),
+        payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
+      };
+    case "lookup":
+      return { type: "lookup", user: userField(f) };
+    default:
+      return unknownType(f.type);
+  }
+}
+
+function member(f: Fields): MemberInfo {
+  return { user: userField(f), session: session(f), announce: announce(f) };
+}
+
+/**
+ * Decodes and validates a frame body sent by a server.
+ *
+ * @throws {ProtocolError} `bad_frame`, `unknown_type` or `bad_field`.
+ */
+export function decodeServerMessage(body: Uint8Array): ServerMessage {
+  const f = parseObject(body);
+  switch (f.type) {
+    case "server_hello":
+      return {
+        type: "server_hello",
+        version: intField(f, "version", 0, 65535),
+        nonce: b64Field(f, "nonce", NONCE_BYTES),
+        cert: b64VarField(f, "cert", MAX_CERT_BYTES),
+        signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
+      };
+    case "welcome": {
+      const limits = objectOf(f.limits, "limits");
+      return {
+        type: "welcome",
+        user: userField(f),
+        session: session(f),
+        limits: {
+          maxFrameBytes: intField(limits, "maxFrameBytes", 1, 2 ** 31),
+          ratePerSecond: intField(limits, "ratePerSecond", 1, 2 ** 31),
+          rateBurst: intField(limits, "rateBurst", 1, 2 ** 31),
+          idleTimeoutMs: intField(limits, "idleTimeoutMs", 1, 2 ** 31),
+        },
+      };
+    }
+    case "error": {
+      const code = f.code;
+      if (typeof code !== "string" || !/^[a-z_]{1,40}$/.test(code)) {
+        throw new ProtocolError("bad_field", 'Field "code" must be an error code');
+      }
+      const message: ServerMessage = {
+        type: "error",
+        code,
+        message: textField(f, "message", 500),
+        fatal: boolField(f, "fatal"),
+      };
+      if (f.id !== undefined) message.id = idField(f);
+      return message;
+    }
+    case "joined":
+      return {
+        type: "joined",
+        room: roomField(f),
+        members: arrayField(f, "members", MAX_LISTED_MEMBERS, member),
+      };
+    case "left":
+      return { type: "left", room: roomField(f) };
+    case "presence": {
+      const event = f.event;
+      if (event !== "join" && event !== "leave") {
+        throw new ProtocolError("bad_field", 'Field "event" must be "join" or "leave"');
+      }
+      const message: ServerMessage = {
+        type: "presence",
+        room: roomField(f),
+        event,
+        user: userField(f),
+        session: session(f),
+      };
+      if (event === "join") message.announce = announce(f);
+      if (f.reason !== undefined) message.reason = textField(f, "reason", 200);
+      return message;
+    }
+    case "announce":
+      return { type: "announce", user: userField(f), session: session(f), announce: announce(f) };
+    case "rooms":
+      return {
+        type: "rooms",
+        rooms: arrayField(f, "rooms", MAX_LISTED_ROOMS, (room) => ({
+          name: roomField(room, "name"),
+          members: intField(room, "members", 0, 2 ** 31),
+        })),
+      };
+    case "who": {
+      const members = f.members;
+      if (!Array.isArray(members) || members.length > MAX_LISTED_MEMBERS) {
+        throw new ProtocolError("bad_field", 'Field "members" must be a list of user names');
+      }
+      return {
+        type: "who",
+        room: roomField(f),
+        members: members.map((_, i) => userField(members as unknown as Fields, String(i))),
+      };
+    }
+    case "keys":
+      return {
+        type: "keys",
+        room: roomField(f),
+        from: userField(f, "from"),
+        session: session(f),
+        payload: payloadField(f, "payload", MAX_KEY_PAYLOAD_CHARS),
+      };
+    case "msg":
+      return {
+        type: "msg",
+        room: roomField(f),
+        from: userField(f, "from"),
+        session: session(f),
+        ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
+        payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
+      };
+    case "dm":
+      return {
+        type: "dm",
+        from: userField(f, "from"),
+        session: session(f),
+        ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
+        payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
+      };
+    case "ack":
+      return { type: "ack", id: idField(f), recipients: intField(f, "recipients", 0, 2 ** 31) };
+    case "peer":
+      return { type: "peer", user: userField(f), session: session(f), announce: announce(f) };
+    case "ping":
+    case "pong":
+      return { type: f.type };
+    default:
+      return unknownType(f.type);
+  }
+}

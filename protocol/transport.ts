@@ -1,0 +1,207 @@
+/**
+ * A framed connection over any Deno stream connection (TLS in openchat): a read loop that hands
+ * whole frame bodies to a handler, and a bounded outbound queue whose writer coalesces every
+ * frame queued since the last write into one `write` call. Both server and client use it.
+ *
+ * The queue is bounded in bytes: {@linkcode FramedConnection.send} returns false once the bound
+ * is passed, and the owner decides what that means (the server closes a slow reader).
+ *
+ * @module
+ */
+
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
+import { ProtocolError } from "./errors.ts";
+
+/** Size of each connection's read buffer. Small: idle connections should cost little. */
+export const READ_BUFFER_BYTES = 16 * 1024;
+/** Largest single write; a longer queue is written in pieces of about this size. */
+export const MAX_WRITE_BYTES = 256 * 1024;
+
+/** What the read loop calls. A returned promise is awaited before the next frame is handled. */
+export type FrameHandler = (body: Uint8Array) => void | Promise<void>;
+
+/** Why a connection ended, as the read loop saw it. */
+export type CloseCause =
+  | { kind: "eof" }
+  | { kind: "closed" }
+  | { kind: "io"; error: Error }
+  | { kind: "protocol"; error: ProtocolError }
+  | { kind: "internal"; error: Error };
+
+/** Options of a {@linkcode FramedConnection}. */
+export interface FramedConnectionOptions {
+  /** Largest frame body accepted from the peer. */
+  maxFrameBytes?: number;
+  /** Bytes that may wait in the outbound queue. */
+  maxOutboundBytes?: number;
+}
+
+/** A connection that speaks length-prefixed frames. */
+export class FramedConnection {
+  readonly #conn: Deno.Conn;
+  readonly #decoder: FrameDecoder;
+  readonly #maxOutboundBytes: number;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #drained: (() => void)[] = [];
+  #closed = false;
+
+  /** Monotonic time (ms) the last bytes arrived from the peer. */
+  lastReceivedAt = performance.now();
+
+  constructor(conn: Deno.Conn, options: FramedConnectionOptions = {}) {
+    this.#conn = conn;
+    this.#decoder = new FrameDecoder(options.maxFrameBytes ?? MAX_FRAME_BYTES);
+    this.#maxOutboundBytes = options.maxOutboundBytes ?? Infinity;
+  }
+
+  /** The peer's address as `host:port`. */
+  get remote(): string {
+    const addr = this.#conn.remoteAddr as Deno.NetAddr;
+    return addr.hostname?.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+  }
+
+  /** True once {@linkcode FramedConnection.close} has run or the peer went away. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes waiting to be written, including the write in progress. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /**
+   * Reads until the connection ends, handing each frame body to `onFrame`. Resolves with why it
+   * ended; never rejects. A {@linkcode ProtocolError} thrown by the decoder or by `onFrame` ends
+   * the loop with kind "protocol" (the caller answers it); any other error from `onFrame` is
+   * kind "internal" (a bug to log), and a socket failure is kind "io".
+   */
+  async run(onFrame: FrameHandler): Promise<CloseCause> {
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      for (;;) {
+        const count = await this.#conn.read(buffer);
+        if (count === null) return { kind: "eof" };
+        if (this.#closed) return { kind: "closed" };
+        this.lastReceivedAt = performance.now();
+        this.#decoder.push(buffer.subarray(0, count));
+        for (let body = this.#decoder.next(); body; body = this.#decoder.next()) {
+          try {
+            const pending = onFrame(body);
+            if (pending) await pending;
+          } catch (error) {
+            if (error instanceof ProtocolError) return { kind: "protocol", error };
+            return { kind: "internal", error: error as Error };
+          }
+          if (this.#closed) return { kind: "closed" };
+        }
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) return { kind: "protocol", error };
+      if (this.#closed) return { kind: "closed" };
+      return { kind: "io", error: error as Error };
+    }
+  }
+
+  /**
+   * Queues an encoded frame. Returns false (and queues nothing) when the connection is closed or
+   * the frame would pass the outbound bound.
+   */
+  send(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#queuedBytes + frame.length > this.#maxOutboundBytes) return false;
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      // Start writing after the current task, so every frame queued by it goes in one write.
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Encodes and queues a message; see {@linkcode FramedConnection.send}. */
+  sendMessage(message: unknown): boolean {
+    return this.send(encodeFrame(message));
+  }
+
+  /** Resolves when everything queued so far has been written (or the connection closed). */
+  drained(): Promise<void> {
+    if (!this.#writing || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  /**
+   * Closes the connection. With `graceMs`, first waits up to that long for the queue to be
+   * written, so a final error frame can reach the peer; a reader that does not read does not
+   * hold the connection open past it.
+   */
+  async close(graceMs = 0): Promise<void> {
+    if (this.#closed) return;
+    if (graceMs > 0 && this.#writing) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.drained(),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#shut();
+  }
+
+  #shut(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or the runtime.
+    }
+    for (const resolve of this.#drained.splice(0)) resolve();
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#takeChunk();
+        let offset = 0;
+        while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
+        this.#queuedBytes -= chunk.length;
+      }
+    } catch {
+      this.#shut();
+    } finally {
+      this.#writing = false;
+      if (this.#queue.length === 0) {
+        for (const resolve of this.#drained.splice(0)) resolve();
+      } else if (!this.#closed) {
+        this.#writing = true;
+        queueMicrotask(() => this.#flush());
+      }
+    }
+  }
+
+  /** Takes queued frames totalling about {@linkcode MAX_WRITE_BYTES} as one buffer. */
+  #takeChunk(): Uint8Array {
+    const queue = this.#queue;
+    if (queue.length === 1 || queue[0]!.length >= MAX_WRITE_BYTES) return queue.shift()!;
+    let count = 0;
+    let length = 0;
+    while (count < queue.length && length + queue[count]!.length <= MAX_WRITE_BYTES) {
+      length += queue[count]!.length;
+      count += 1;
+    }
+    const chunk = new Uint8Array(length);
+    let offset = 0;
+    for (const frame of queue.splice(0, count)) {
+      chunk.set(frame, offset);
+      offset += frame.length;
+    }
+    return chunk;
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * The chat server: accepts TLS connections, runs set-up on each, registers verified users as
+ * sessions, routes their messages, and enforces every limit. One sweep timer handles set-up
+ * deadlines, pings and idle sessions for all connections at once, so an idle session costs no
+ * timer of its own.
+ *
+ * @module
+ */
+
+import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
+import type { VerifiedCertificate, X509Certificate } from "../crypto/x509.ts";
+import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
+import { encodeFrame } from "../protocol/framing.ts";
+import { type ClientMessage, decodeClientMessage, SESSION_ID_BYTES } from "../protocol/messages.ts";
+import { type CloseCause, FramedConnection } from "../protocol/transport.ts";
+import { CertificateCache } from "./cert_cache.ts";
+import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { RoomRegistry } from "./rooms.ts";
+import { route, type RouterContext } from "./router.ts";
+import type { ServerIdentity } from "./server_identity.ts";
+import { Session } from "./session.ts";
+import { ServerSetup, type SetupContext, type VerifiedClient } from "./setup.ts";
+
+/** Where the server learns about revocations (the CA's SQLite store, in production). */
+export interface RevocationSource {
+  isRevoked(serial: string): boolean;
+  revokedSerials(): Set<string>;
+  /** Changes whenever another process may have revoked something. */
+  dataVersion(): number;
+}
+
+/** Everything a server needs to start. */
+export interface ChatServerOptions {
+  hostname: string;
+  port: number;
+  caCert: X509Certificate;
+  identity: ServerIdentity;
+  revocations: RevocationSource;
+  limits?: Partial<ServerLimits>;
+  logger?: Logger;
+}
+
+/** Counts for monitoring and tests. */
+export interface ServerStats {
+  sessions: number;
+  pending: number;
+  rooms: number;
+}
+
+/** A running chat server. */
+export class ChatServer implements RouterContext {
+  readonly limits: ServerLimits;
+  readonly rooms: RoomRegistry;
+  readonly #listener: Deno.TlsListener;
+  readonly #log: Logger;
+  readonly #setupContext: SetupContext;
+  readonly #revocations: RevocationSource;
+  /** Connections in set-up, with the monotonic time they were accepted. */
+  readonly #pending = new Map<FramedConnection, number>();
+  readonly #sessions = new Map<string, Session>();
+  readonly #handlers = new Set<Promise<void>>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #revocationVersion: number;
+  #stopping = false;
+
+  private constructor(options: ChatServerOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#log = options.logger ?? silentLogger;
+    this.#revocations = options.revocations;
+    this.#revocationVersion = options.revocations.dataVersion();
+    this.rooms = new RoomRegistry(this.limits.maxRoomMembers, this.limits.maxRoomsPerSession);
+    const cache = new CertificateCache(options.caCert);
+    this.#setupContext = {
+      caCert: options.caCert,
+      identity: options.identity,
+      isRevoked: (serial) => options.revocations.isRevoked(serial),
+      verifyClientCertificate: (der: Uint8Array, now: Date): Promise<VerifiedCertificate> =>
+        cache.verify(der, now),
+    };
+    this.#listener = Deno.listenTls({
+      hostname: options.hostname,
+      port: options.port,
+      cert: options.identity.certPem,
+      key: options.identity.keyPem,
+    });
+  }
+
+  /** Starts listening and serving. */
+  static start(options: ChatServerOptions): ChatServer {
+    const server = new ChatServer(options);
+    server.#startTimers();
+    void server.#acceptLoop();
+    server.#log.log("info", "listening", { addr: server.address });
+    return server;
+  }
+
+  /** The address bound (with the real port when 0 was asked for). */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** `host:port`, bracketing IPv6. */
+  get address(): string {
+    const { hostname, port } = this.addr;
+    return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+  }
+
+  /** Current counts. */
+  stats(): ServerStats {
+    return { sessions: this.#sessions.size, pending: this.#pending.size, rooms: this.rooms.size };
+  }
+
+  /** {@inheritDoc RouterContext.sessionOf} */
+  sessionOf(user: string): Session | undefined {
+    return this.#sessions.get(user);
+  }
+
+  /**
+   * Ends a session: it leaves its rooms (the others see why), and with a `code` it is sent a
+   * fatal error frame first. Safe to call more than once.
+   */
+  closeSession(
+    session: Session,
+    code?: ErrorCode,
+    message: string = code ? ERROR_CODES[code] : "",
+  ): void {
+    if (session.closed) return;
+    session.closed = true;
+    if (this.#sessions.get(session.user) === session) this.#sessions.delete(session.user);
+    this.rooms.leaveAll(session, code ?? "quit");
+    const slow = code === "slow_reader";
+    if (code && !slow) session.conn.sendMessage({ type: "error", code, message, fatal: true });
+    session.ending = true;
+    void session.conn.close(slow ? 0 : CLOSE_GRACE_MS);
+    this.#log.log(code && code !== "server_shutdown" ? "warn" : "info", "disconnect", {
+      user: session.user,
+      session: session.id,
+      addr: session.conn.remote,
+      code: code ?? "quit",
+    });
+  }
+
+  /**
+   * Stops accepting, tells every connection the server is going down, waits up to
+   * {@linkcode SHUTDOWN_GRACE_MS} for those frames to be written, and closes everything.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#log.log("info", "shutdown", {
+      sessions: this.#sessions.size,
+      pending: this.#pending.size,
+    });
+    for (const timer of this.#timers) clearInterval(timer);
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    const goodbye = encodeFrame({
+      type: "error",
+      code: "server_shutdown",
+      message: ERROR_CODES.server_shutdown,
+      fatal: true,
+    });
+    for (const conn of this.#pending.keys()) conn.send(goodbye);
+    for (const session of this.#sessions.values()) {
+      session.conn.send(goodbye);
+      session.ending = true;
+    }
+    const connections = [
+      ...this.#pending.keys(),
+      ...[...this.#sessions.values()].map((s) => s.conn),
+    ];
+    await Promise.all(connections.map((conn) => conn.close(SHUTDOWN_GRACE_MS)));
+    await Promise.all(this.#handlers);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#stopping) {
+      let conn: Deno.TlsConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
+        this.#log.log("error", "accept_failed", { error: (error as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      const handler = this.#handle(conn).catch((error) => {
+        this.#log.log("error", "internal_error", { error: String(error?.stack ?? error) });
+      });
+      this.#handlers.add(handler);
+      void handler.finally(() => this.#handlers.delete(handler));
+    }
+  }
+
+  async #handle(tls: Deno.TlsConn): Promise<void> {
+    const conn = new FramedConnection(tls, {
+      maxFrameBytes: this.limits.maxFrameBytes,
+      maxOutboundBytes: this.limits.maxOutboundBytes,
+    });
+    const addr = conn.remote;
+    if (this.#stopping || this.#pending.size >= this.limits.maxPendingSetups) {
+      this.#refuse(conn, "server_full", "Too many connections are setting up; try again shortly");
+      return;
+    }
+    this.#pending.set(conn, performance.now());
+    this.#log.log("debug", "connect", { addr });
+    const setup = new ServerSetup(this.#setupContext);
+    let session: Session | undefined;
+    const cause = await conn.run((body) => {
+      const message = decodeClientMessage(body);
+      if (session) return route(this, session, message);
+      return this.#setupStep(setup, conn, message).then((registered) => {
+        session = registered;
+      });
+    });
+    this.#pending.delete(conn);
+    this.#ended(conn, addr, session, cause);
+  }
+
+  async #setupStep(
+    setup: ServerSetup,
+    conn: FramedConnection,
+    message: ClientMessage,
+  ): Promise<Session | undefined> {
+    const step = await setup.handle(message);
+    if (step.reply) conn.sendMessage(step.reply);
+    if (!step.verified) return undefined;
+    this.#pending.delete(conn);
+    return this.#register(step.verified, conn);
+  }
+
+  #register(client: VerifiedClient, conn: FramedConnection): Session {
+    const existing = this.#sessions.get(client.user);
+    if (!existing && this.#sessions.size >= this.limits.maxSessions) {
+      throw new ProtocolError("server_full");
+    }
+    const id = toBase64Url(randomBytes(SESSION_ID_BYTES), false);
+    const session = new Session(
+      id,
+      client,
+      conn,
+      this.limits,
+      (s) => this.closeSession(s, "slow_reader"),
+    );
+    if (existing) {
+      this.closeSession(
+        existing,
+        "replaced",
+        "You logged in again elsewhere; this session was replaced",
+      );
+    }
+    this.#sessions.set(client.user, session);
+    session.send({
+      type: "welcome",
+      user: client.user,
+      session: id,
+      limits: {
+        maxFrameBytes: this.limits.maxFrameBytes,
+        ratePerSecond: this.limits.ratePerSecond,
+        rateBurst: this.limits.rateBurst,
+        idleTimeoutMs: this.limits.idleTimeoutMs,
+      },
+    });
+    this.#log.log("info", "auth_ok", {
+      user: client.user,
+      session: id,
+      serial: client.serial,
+      addr: conn.remote,
+    });
+    return session;
+  }
+
+  #ended(
+    conn: FramedConnection,
+    addr: string,
+    session: Session | undefined,
+    cause: CloseCause,
+  ): void {
+    switch (cause.kind) {
+      case "protocol":
+        if (session) this.closeSession(session, cause.error.code, cause.error.message);
+        else this.#refuse(conn, cause.error.code, cause.error.message);
+        return;
+      case "internal":
+        this.#log.log("error", "internal_error", {
+          addr,
+          error: String(cause.error?.stack ?? cause.error),
+        });
+        if (session) {
+          this.closeSession(session, "bad_field", "The server could not handle that frame");
+        } else this.#refuse(conn, "bad_field", "The server could not handle that frame");
+        return;
+      case "io":
+      case "eof":
+      case "closed":
+        if (session) this.closeSession(session);
+        else {
+          void conn.close();
+          this.#log.log("debug", "disconnect", { addr, during: "setup", cause: cause.kind });
+        }
+    }
+  }
+
+  /** Refuses a connection that never became a session: error frame, log line, close. */
+  #refuse(conn: FramedConnection, code: ErrorCode, message: string): void {
+    conn.sendMessage({ type: "error", code, message, fatal: true });
+    void conn.close(CLOSE_GRACE_MS);
+    this.#log.log("warn", "refused", { addr: conn.remote, code, reason: message });
+  }
+
+  #startTimers(): void {
+    const { authTimeoutMs, idleTimeoutMs, pingIntervalMs, revocationPollMs } = this.limits;
+    const sweepMs = Math.max(
+      10,
+      Math.min(1000, authTimeoutMs / 4, idleTimeoutMs / 4, pingIntervalMs / 2),
+    );
+    this.#timers.push(setInterval(() => this.#sweep(), sweepMs));
+    this.#timers.push(setInterval(() => this.#checkRevocations(), revocationPollMs));
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [conn, acceptedAt] of this.#pending) {
+      if (now - acceptedAt > this.limits.authTimeoutMs) {
+        this.#pending.delete(conn);
+        this.#refuse(
+          conn,
+          "auth_timeout",
+          `Set-up did not complete within ${this.limits.authTimeoutMs} ms`,
+        );
+      }
+    }
+    for (const session of this.#sessions.values()) {
+      const quiet = now - session.conn.lastReceivedAt;
+      if (quiet > this.limits.idleTimeoutMs) {
+        this.closeSession(
+          session,
+          "idle_timeout",
+          `Nothing received for ${this.limits.idleTimeoutMs} ms`,
+        );
+      } else if (quiet > this.limits.pingIntervalMs) {
+        if (session.pingSentAt === undefined || session.pingSentAt < session.conn.lastReceivedAt) {
+          session.pingSentAt = now;
+          session.send({ type: "ping" });
+        }
+      }
+    }
+  }
+
+  #checkRevocations(): void {
+    let version: number;
+    let revoked: Set<string>;
+    try {
+      version = this.#revocations.dataVersion();
+      if (version === this.#revocationVersion) return;
+      revoked = this.#revocations.revokedSerials();
+    } catch (error) {
+      this.#log.log("error", "revocation_check_failed", { error: (error as Error).message });
+      return;
+    }
+    this.#revocationVersion = version;
+    for (const session of [...this.#sessions.values()]) {
+      if (revoked.has(session.serial)) {
+        this.#log.log("warn", "revoked", {
+          user: session.user,
+          session: session.id,
+          serial: session.serial,
+        });
+        this.closeSession(session, "revoked");
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Every bound the server enforces per session and in total. Each is a named constant with a test
+ * at and past its edge; `ServerLimits` lets an operator (or a test) tighten or relax them.
+ *
+ * @module
+ */
+
+import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
+
+/** Time allowed from TCP accept to a verified client proof. */
+export const AUTH_TIMEOUT_MS = 10_000;
+/** The server pings a session that has been quiet this long. */
+export const PING_INTERVAL_MS = 20_000;
+/** A session that sends nothing at all (not even a pong) for this long is closed. */
+export const IDLE_TIMEOUT_MS = 60_000;
+/** Sustained frames per second a session may send (token bucket refill rate). */
+export const RATE_PER_SECOND = 50;
+/** Frames a session may send in a burst (token bucket capacity). */
+export const RATE_BURST = 100;
+/** Frames refused for rate within one {@linkcode FLOOD_WINDOW_MS} that close the session. */
+export const FLOOD_MAX_REFUSED = 200;
+/** Window over which refused frames are counted. */
+export const FLOOD_WINDOW_MS = 10_000;
+/** Bytes queued for a session and not yet written before it is closed as a slow reader. */
+export const MAX_OUTBOUND_BYTES = 1024 * 1024;
+/** Authenticated sessions the server holds at once. */
+export const MAX_SESSIONS = 10_000;
+/** Connections still in set-up at once; more are refused as `server_full`. */
+export const MAX_PENDING_SETUPS = 1024;
+/** Rooms one session may be in. */
+export const MAX_ROOMS_PER_SESSION = 32;
+/** Members one room may hold. */
+export const MAX_ROOM_MEMBERS = 1024;
+/** How often the server looks for revocations made by `openchat ca revoke`. */
+export const REVOCATION_POLL_MS = 500;
+/** How long shutdown waits for goodbye frames to be written. */
+export const SHUTDOWN_GRACE_MS = 2_000;
+/** How long a fatal error frame may take to be written before the socket is closed anyway. */
+export const CLOSE_GRACE_MS = 1_000;
+
+/** The limits of one server instance. */
+export interface ServerLimits {
+  maxFrameBytes: number;
+  authTimeoutMs: number;
+  pingIntervalMs: number;
+  idleTimeoutMs: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  floodMaxRefused: number;
+  floodWindowMs: number;
+  maxOutboundBytes: number;
+  maxSessions: number;
+  maxPendingSetups: number;
+  maxRoomsPerSession: number;
+  maxRoomMembers: number;
+  revocationPollMs: number;
+}
+
+/** The defaults, from the constants above. */
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxFrameBytes: MAX_FRAME_BYTES,
+  authTimeoutMs: AUTH_TIMEOUT_MS,
+  pingIntervalMs: PING_INTERVAL_MS,
+  idleTimeoutMs: IDLE_TIMEOUT_MS,
+  ratePerSecond: RATE_PER_SECOND,
+  rateBurst: RATE_BURST,
+  floodMaxRefused: FLOOD_MAX_REFUSED,
+  floodWindowMs: FLOOD_WINDOW_MS,
+  maxOutboundBytes: MAX_OUTBOUND_BYTES,
+  maxSessions: MAX_SESSIONS,
+  maxPendingSetups: MAX_PENDING_SETUPS,
+  maxRoomsPerSession: MAX_ROOMS_PER_SESSION,
+  maxRoomMembers: MAX_ROOM_MEMBERS,
+  revocationPollMs: REVOCATION_POLL_MS,
+});

@@ -1,0 +1,198 @@
+/**
+ * What the server does with each message from an authenticated session: an exhaustive switch
+ * over the client message union. Relayed frames are built from validated fields only, stamped
+ * with the authenticated sender, and encoded once however many members receive them. The
+ * payloads are opaque here: the server has no key to read them with.
+ *
+ * @module
+ */
+
+import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
+import { encodeFrame } from "../protocol/framing.ts";
+import { type ClientMessage, MAX_LISTED_MEMBERS } from "../protocol/messages.ts";
+import type { RoomRegistry } from "./rooms.ts";
+import type { Session } from "./session.ts";
+
+/** What routing needs from the server. */
+export interface RouterContext {
+  readonly rooms: RoomRegistry;
+  /** The current session of `user`, if online. */
+  sessionOf(user: string): Session | undefined;
+  /** Closes `session` after sending a fatal error. */
+  closeSession(session: Session, code: ErrorCode, message?: string): void;
+}
+
+/** Sends a non-fatal error about one request. */
+function refuse(
+  session: Session,
+  code: ErrorCode,
+  id?: string,
+  message: string = ERROR_CODES[code],
+) {
+  session.send({ type: "error", code, message, fatal: false, ...(id ? { id } : {}) });
+}
+
+/**
+ * Handles one message from an authenticated session.
+ *
+ * @throws {ProtocolError} for a fatal violation (the caller closes the session).
+ */
+export function route(context: RouterContext, session: Session, message: ClientMessage): void {
+  switch (session.rate.take()) {
+    case "accept":
+      break;
+    case "refuse":
+      refuse(session, "rate_limited", "id" in message ? message.id : undefined);
+      return;
+    case "flood":
+      context.closeSession(session, "flood");
+      return;
+  }
+
+  switch (message.type) {
+    case "hello":
+    case "auth":
+      throw new ProtocolError("unexpected", `"${message.type}" is only allowed during set-up`);
+
+    case "announce": {
+      const first = session.announce === undefined;
+      session.announce = message.payload;
+      if (first) return;
+      // Tell everyone who shares a room, once each, that this session re-announced.
+      const frame = encodeFrame({
+        type: "announce",
+        user: session.user,
+        session: session.id,
+        announce: message.payload,
+      });
+      const told = new Set<Session>([session]);
+      for (const room of session.rooms) {
+        for (const member of room.members.values()) {
+          if (told.has(member)) continue;
+          told.add(member);
+          member.sendFrame(frame);
+        }
+      }
+      return;
+    }
+
+    case "join": {
+      if (session.announce === undefined) return refuse(session, "announce_required");
+      const room = context.rooms.join(session, message.room);
+      if (typeof room === "string") {
+        return refuse(session, room, undefined, `${ERROR_CODES[room]}: ${message.room}`);
+      }
+      session.send({
+        type: "joined",
+        room: room.name,
+        members: context.rooms.membersOf(room, session),
+      });
+      return;
+    }
+
+    case "leave": {
+      const room = context.rooms.get(message.room);
+      if (!room?.members.has(session.id)) {
+        return refuse(session, "not_in_room", undefined, `Not a member of ${message.room}`);
+      }
+      context.rooms.leave(session, room);
+      session.send({ type: "left", room: message.room });
+      return;
+    }
+
+    case "rooms":
+      session.send({ type: "rooms", rooms: context.rooms.list() });
+      return;
+
+    case "who": {
+      const room = context.rooms.get(message.room);
+      const members = room ? [...room.members.values()].map((member) => member.user) : [];
+      session.send({
+        type: "who",
+        room: message.room,
+        members: members.sort().slice(0, MAX_LISTED_MEMBERS),
+      });
+      return;
+    }
+
+    case "keys": {
+      const room = context.rooms.get(message.room);
+      if (!room?.members.has(session.id)) {
+        return refuse(session, "not_in_room", undefined, `Not a member of ${message.room}`);
+      }
+      for (const item of message.items) {
+        const target = room.members.get(item.to);
+        if (!target || target === session) continue;
+        target.send({
+          type: "keys",
+          room: room.name,
+          from: session.user,
+          session: session.id,
+          payload: item.payload,
+        });
+      }
+      return;
+    }
+
+    case "msg": {
+      const room = context.rooms.get(message.room);
+      if (!room?.members.has(session.id)) {
+        return refuse(session, "not_in_room", message.id, `Not a member of ${message.room}`);
+      }
+      const frame = encodeFrame({
+        type: "msg",
+        room: room.name,
+        from: session.user,
+        session: session.id,
+        ts: Date.now(),
+        payload: message.payload,
+      });
+      const recipients = room.broadcast(frame, session);
+      session.send({ type: "ack", id: message.id, recipients });
+      return;
+    }
+
+    case "dm": {
+      const target = context.sessionOf(message.to);
+      if (!target || target.ending) {
+        return refuse(session, "no_such_user", message.id, `${message.to} is not online`);
+      }
+      if (target.id !== message.session) return refuse(session, "stale_session", message.id);
+      target.send({
+        type: "dm",
+        from: session.user,
+        session: session.id,
+        ts: Date.now(),
+        payload: message.payload,
+      });
+      session.send({ type: "ack", id: message.id, recipients: 1 });
+      return;
+    }
+
+    case "lookup": {
+      const target = context.sessionOf(message.user);
+      if (!target || target.ending || target.announce === undefined) {
+        return refuse(session, "no_such_user", undefined, `${message.user} is not online`);
+      }
+      session.send({
+        type: "peer",
+        user: target.user,
+        session: target.id,
+        announce: target.announce,
+      });
+      return;
+    }
+
+    case "ping":
+      session.send({ type: "pong" });
+      return;
+
+    case "pong":
+      return;
+
+    default: {
+      const unreachable: never = message;
+      throw new ProtocolError("unknown_type", `Unhandled ${JSON.stringify(unreachable)}`);
+    }
+  }
+}

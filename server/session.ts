@@ -1,0 +1,68 @@
+/**
+ * An authenticated session: who it is (from the verified certificate), its connection, its
+ * announcement, its rooms, and its rate state.
+ *
+ * @module
+ */
+
+import { encodeFrame } from "../protocol/framing.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import type { FramedConnection } from "../protocol/transport.ts";
+import { RateLimiter } from "./rate_limiter.ts";
+import type { Room } from "./rooms.ts";
+import type { VerifiedClient } from "./setup.ts";
+import type { ServerLimits } from "./limits.ts";
+
+/** One logged-in user's connection. */
+export class Session {
+  /** The user name, from the certificate's CN. */
+  readonly user: string;
+  /** Certificate serial, for revocation checks. */
+  readonly serial: string;
+  /** Rooms this session is in. */
+  readonly rooms = new Set<Room>();
+  /** Rate of frames from this session. */
+  readonly rate: RateLimiter;
+  /** The latest session announcement (opaque; signed by the client for its peers). */
+  announce: string | undefined;
+  /** Monotonic time a ping was last sent and not yet answered by any frame. */
+  pingSentAt: number | undefined;
+  /** Set once the session is being closed; nothing more is queued for it. */
+  ending = false;
+  /** Set once the server has closed the session (it has left its rooms). */
+  closed = false;
+
+  constructor(
+    /** Random session id, unique on this server. */
+    readonly id: string,
+    client: VerifiedClient,
+    /** The framed TLS connection. */
+    readonly conn: FramedConnection,
+    limits: ServerLimits,
+    /** Called when the outbound queue overflows: the owner closes the session as a slow reader. */
+    private readonly onOverflow: (session: Session) => void,
+  ) {
+    this.user = client.user;
+    this.serial = client.serial;
+    this.rate = new RateLimiter({
+      ratePerSecond: limits.ratePerSecond,
+      burst: limits.rateBurst,
+      floodMaxRefused: limits.floodMaxRefused,
+      floodWindowMs: limits.floodWindowMs,
+    });
+  }
+
+  /** Queues an encoded frame; an overflow is reported to the owner (after the current task). */
+  sendFrame(frame: Uint8Array): void {
+    if (this.ending) return;
+    if (!this.conn.send(frame)) {
+      this.ending = true;
+      queueMicrotask(() => this.onOverflow(this));
+    }
+  }
+
+  /** Encodes and queues a message. */
+  send(message: ServerMessage): void {
+    this.sendFrame(encodeFrame(message));
+  }
+}
