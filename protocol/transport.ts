@@ -124,6 +124,22 @@ export class FramedConnection {
     return true;
   }
 
+  /**
+   * Queues a last frame ahead of everything not yet being written, which is dropped, and
+   * ignoring the outbound bound. For telling a peer that fell behind why it is being closed.
+   */
+  sendFinal(frame: Uint8Array): void {
+    if (this.#closed) return;
+    let dropped = 0;
+    for (const queued of this.#queue) dropped += queued.length;
+    this.#queue = [frame];
+    this.#queuedBytes += frame.length - dropped;
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
   /** Encodes and queues a message; see {@linkcode FramedConnection.send}. */
   sendMessage(message: unknown): boolean {
     return this.send(encodeFrame(message));

@@ -129,10 +129,9 @@ export class ChatServer implements RouterContext {
     session.closed = true;
     if (this.#sessions.get(session.user) === session) this.#sessions.delete(session.user);
     this.rooms.leaveAll(session, code ?? "quit");
-    const slow = code === "slow_reader";
-    if (code && !slow) session.conn.sendMessage({ type: "error", code, message, fatal: true });
+    if (code) session.conn.sendFinal(encodeFrame({ type: "error", code, message, fatal: true }));
     session.ending = true;
-    void session.conn.close(slow ? 0 : CLOSE_GRACE_MS);
+    void session.conn.close(CLOSE_GRACE_MS);
     this.#log.log(code && code !== "server_shutdown" ? "warn" : "info", "disconnect", {
       user: session.user,
       session: session.id,

@@ -1,0 +1,130 @@
+/**
+ * A real server for tests: a CA in a temporary data directory, the server certificate, and a
+ * `ChatServer` listening with TLS on 127.0.0.1 on a free port, with limits the test chooses.
+ *
+ * @module
+ */
+
+import { importIdentityPrivateKey } from "../../crypto/keys.ts";
+import {
+  createCA,
+  issueServerCertificate,
+  issueUserCertificate,
+  type KeyedCertificate,
+} from "../../crypto/x509.ts";
+import { CertificateAuthority } from "../../server/authority.ts";
+import { ChatServer } from "../../server/chat_server.ts";
+import type { ServerLimits } from "../../server/limits.ts";
+import { type Logger, type LogLevel, type LogValue } from "../../server/log.ts";
+import { ensureServerIdentity } from "../../server/server_identity.ts";
+import { formatIdentityFile } from "../../protocol/identity_file.ts";
+
+/** What a test client needs to authenticate. */
+export interface TestIdentity {
+  readonly name: string;
+  readonly certDer: Uint8Array<ArrayBuffer>;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly privateKey: CryptoKey;
+}
+
+/** A log line captured from the server. */
+export interface CapturedLog {
+  level: LogLevel;
+  event: string;
+  fields: Record<string, LogValue>;
+}
+
+/** A running in-process server and its CA. */
+export interface ServerFixture {
+  readonly server: ChatServer;
+  readonly ca: CertificateAuthority;
+  readonly caPem: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logs: CapturedLog[];
+  /** Issues a user certificate from this server's CA (recorded, like `ca issue`). */
+  issue(name: string, options?: { days?: number; now?: Date }): Promise<TestIdentity>;
+  /** Writes an identity file for `identity` and returns its path. */
+  identityFile(identity: TestIdentity): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Turns an issued certificate into a {@linkcode TestIdentity}. */
+export async function toIdentity(name: string, issued: KeyedCertificate): Promise<TestIdentity> {
+  return {
+    name,
+    certDer: new Uint8Array(issued.cert.rawData),
+    certPem: issued.certPem,
+    keyPem: issued.privateKeyPem,
+    privateKey: await importIdentityPrivateKey(issued.privateKeyPem),
+  };
+}
+
+/** Starts a server with `limits` over the defaults. */
+export async function startServer(limits: Partial<ServerLimits> = {}): Promise<ServerFixture> {
+  const dataDir = await Deno.makeTempDir({ prefix: "openchat-server-" });
+  const ca = await CertificateAuthority.create(dataDir, { name: "Test CA" });
+  const identity = await ensureServerIdentity(ca, []);
+  const logs: CapturedLog[] = [];
+  const logger: Logger = {
+    log: (level, event, fields = {}) => logs.push({ level, event, fields }),
+  };
+  const server = ChatServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    caCert: ca.cert,
+    identity,
+    revocations: ca.store,
+    limits,
+    logger,
+  });
+  return {
+    server,
+    ca,
+    caPem: ca.certPem,
+    port: server.addr.port,
+    dataDir,
+    logs,
+    async issue(name, options = {}) {
+      const { issued } = options.now
+        ? {
+          issued: await issueUserCertificate(ca.issuer, {
+            name,
+            days: options.days ?? 30,
+            now: options.now,
+          }),
+        }
+        : await ca.issueUser(name, options.days ?? 30, async () => {});
+      return await toIdentity(name, issued);
+    },
+    async identityFile(identity) {
+      const path = `${dataDir}/${identity.name}-identity.pem`;
+      await Deno.writeTextFile(
+        path,
+        formatIdentityFile(identity.certPem, identity.keyPem, ca.certPem),
+        { mode: 0o600 },
+      );
+      return path;
+    },
+    async close() {
+      await server.shutdown();
+      ca.close();
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
+/** A CA unrelated to any server, for wrong-CA tests. */
+export async function foreignIdentity(name: string): Promise<TestIdentity> {
+  const other = await createCA({ name: "Test CA" });
+  return await toIdentity(name, await issueUserCertificate(other, { name }));
+}
+
+/** The server's own certificate and key, which a user must not be able to log in with. */
+export async function serverCertificateIdentity(fixture: ServerFixture): Promise<TestIdentity> {
+  return await toIdentity(
+    "localhost",
+    await issueServerCertificate(fixture.ca.issuer, { hostnames: ["localhost"] }),
+  );
+}
