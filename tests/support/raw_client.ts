@@ -48,6 +48,8 @@ export class RawClient {
   #ended = false;
   #endWaiters: (() => void)[] = [];
   #reading = false;
+  #paused = false;
+  #resumers: (() => void)[] = [];
   autoPong = true;
   clientNonce?: Uint8Array;
   serverNonce?: Uint8Array;
@@ -70,8 +72,18 @@ export class RawClient {
     return this.#ended;
   }
 
-  /** Starts the read loop (once). */
+  /** Stops reading from the socket until {@linkcode RawClient.startReading} (a slow reader). */
+  stopReading(): Promise<void> {
+    this.#paused = true;
+    return Promise.resolve();
+  }
+
+  /** Starts the read loop (once), or resumes it after {@linkcode RawClient.stopReading}. */
   startReading(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      for (const resume of this.#resumers.splice(0)) resume();
+    }
     if (this.#reading) return;
     this.#reading = true;
     void this.#readLoop();
@@ -81,6 +93,7 @@ export class RawClient {
     const buffer = new Uint8Array(64 * 1024);
     try {
       for (;;) {
+        if (this.#paused) await new Promise<void>((resume) => this.#resumers.push(resume));
         const count = await this.#conn.read(buffer);
         if (count === null) break;
         this.#decoder.push(buffer.subarray(0, count));
