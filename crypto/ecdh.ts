@@ -39,21 +39,23 @@ export async function importAgreementPublicKey(raw: Uint8Array): Promise<CryptoK
 }
 
 /**
- * Derives the key two sessions share. Both sides get the same bytes because the public keys go
- * into `info` sorted, and a different `label` gives an unrelated key for another purpose.
+ * Derives keys two sessions share: one X25519 agreement, then one HKDF-SHA256 expansion per
+ * label. Both sides get the same bytes because the public keys go into `info` sorted; each label
+ * gives an unrelated key (one to wrap chain keys, another for direct messages).
  *
  * @param privateKey this side's X25519 private key
  * @param ownPublic this side's raw public key
  * @param peerPublic the other side's raw public key
- * @param label what the key is for, e.g. `"openchat/v1 key-wrap"`
+ * @param labels what each key is for, e.g. `"openchat/v1 key-wrap"`
+ * @returns one {@linkcode PAIRWISE_KEY_BYTES}-byte key per label, in order
  * @throws {TypeError} when the peer key is invalid or of low order (an all-zero secret).
  */
-export async function derivePairwiseKey(
+export async function derivePairwiseKeys(
   privateKey: CryptoKey,
   ownPublic: Uint8Array,
   peerPublic: Uint8Array,
-  label: string,
-): Promise<Uint8Array<ArrayBuffer>> {
+  labels: readonly string[],
+): Promise<Uint8Array<ArrayBuffer>[]> {
   const peerKey = await importAgreementPublicKey(peerPublic);
   let shared: Uint8Array;
   try {
@@ -69,8 +71,25 @@ export async function derivePairwiseKey(
   const [first, second] = compareBytes(ownPublic, peerPublic) <= 0
     ? [ownPublic, peerPublic]
     : [peerPublic, ownPublic];
-  const info = concatBytes(utf8(label), new Uint8Array([0]), first, second);
-  return await hkdfSha256(shared, PAIRWISE_SALT, info, PAIRWISE_KEY_BYTES);
+  return await Promise.all(labels.map((label) =>
+    hkdfSha256(
+      shared,
+      PAIRWISE_SALT,
+      concatBytes(utf8(label), new Uint8Array([0]), first, second),
+      PAIRWISE_KEY_BYTES,
+    )
+  ));
+}
+
+/** {@linkcode derivePairwiseKeys} for a single label. */
+export async function derivePairwiseKey(
+  privateKey: CryptoKey,
+  ownPublic: Uint8Array,
+  peerPublic: Uint8Array,
+  label: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const [key] = await derivePairwiseKeys(privateKey, ownPublic, peerPublic, [label]);
+  return key!;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
