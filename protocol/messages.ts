@@ -65,7 +65,7 @@ export type ClientMessage =
   | { type: "keys"; room: string; items: KeyItem[] }
   | { type: "msg"; id: string; room: string; payload: string }
   | { type: "dm"; id: string; to: string; session: string; payload: string }
-  | { type: "lookup"; user: string }
+  | { type: "lookup"; id: string; user: string }
   | { type: "ping" }
   | { type: "pong" };
 
@@ -107,7 +107,7 @@ export type ServerMessage =
   | { type: "msg"; room: string; from: string; session: string; ts: number; payload: string }
   | { type: "dm"; from: string; session: string; ts: number; payload: string }
   | { type: "ack"; id: string; recipients: number }
-  | { type: "peer"; user: string; session: string; announce: string }
+  | { type: "peer"; id: string; user: string; session: string; announce: string }
   | { type: "ping" }
   | { type: "pong" };
 
@@ -201,7 +201,7 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
       };
     case "lookup":
-      return { type: "lookup", user: userField(f) };
+      return { type: "lookup", id: idField(f), user: userField(f) };
     default:
       return unknownType(f.type);
   }
@@ -328,7 +328,13 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
     case "ack":
       return { type: "ack", id: idField(f), recipients: intField(f, "recipients", 0, 2 ** 31) };
     case "peer":
-      return { type: "peer", user: userField(f), session: session(f), announce: announce(f) };
+      return {
+        type: "peer",
+        id: idField(f),
+        user: userField(f),
+        session: session(f),
+        announce: announce(f),
+      };
     case "ping":
     case "pong":
       return { type: f.type };

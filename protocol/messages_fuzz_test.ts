@@ -34,7 +34,7 @@ const SAMPLES: Record<string, unknown>[] = [
   { type: "keys", room: "lobby", items: [{ to: S, payload: "wrapped" }] },
   { type: "msg", id: "m1", room: "lobby", payload: "gAAAA" },
   { type: "dm", id: "d1", to: "bob", session: S, payload: "gAAAA" },
-  { type: "lookup", user: "bob" },
+  { type: "lookup", id: "l1", user: "bob" },
   { type: "ping" },
   { type: "pong" },
   { type: "server_hello", version: 1, nonce: N, cert: "MIIB", signature: "AAAA" },
@@ -63,7 +63,7 @@ const SAMPLES: Record<string, unknown>[] = [
   { type: "msg", room: "lobby", from: "bob", session: S, ts: 1, payload: "p" },
   { type: "dm", from: "bob", session: S, ts: 1, payload: "p" },
   { type: "ack", id: "m1", recipients: 2 },
-  { type: "peer", user: "bob", session: S, announce: "a" },
+  { type: "peer", id: "l1", user: "bob", session: S, announce: "a" },
 ];
 
 function randomValue(random: () => number, depth = 0): unknown {

@@ -172,10 +172,11 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "lookup": {
       const target = context.sessionOf(message.user);
       if (!target || target.ending || target.announce === undefined) {
-        return refuse(session, "no_such_user", undefined, `${message.user} is not online`);
+        return refuse(session, "no_such_user", message.id, `${message.user} is not online`);
       }
       session.send({
         type: "peer",
+        id: message.id,
         user: target.user,
         session: target.id,
         announce: target.announce,

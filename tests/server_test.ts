@@ -129,9 +129,10 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     assertEquals((await bob.next("error", (m) => m.id === "d3")).code, "no_such_user");
 
     // Lookup, who, rooms.
-    await bob.send({ type: "lookup", user: "alice" });
+    await bob.send({ type: "lookup", id: "l1", user: "alice" });
     assertEquals(await bob.next("peer"), {
       type: "peer",
+      id: "l1",
       user: "alice",
       session: welcome.session,
       announce: "alice-keys",
