@@ -7,6 +7,7 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { caCommand } from "./cli/ca_command.ts";
+import { joinCommand } from "./cli/join_command.ts";
 import { serveCommand } from "./cli/serve_command.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/common.ts";
 
@@ -23,6 +24,7 @@ export function buildProgram() {
     .showSuggestionAfterError(true)
     .exitOverride()
     .addCommand(serveCommand())
+    .addCommand(joinCommand())
     .addCommand(caCommand());
 }
 
@@ -45,7 +47,7 @@ export async function main(args: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (error instanceof CliError) {
-      console.error(`openchat: error: ${error.message}`);
+      if (error.message) console.error(`openchat: error: ${error.message}`);
       return error.exitCode;
     }
     console.error(`openchat: unexpected error: ${(error as Error)?.stack ?? error}`);

@@ -131,6 +131,11 @@ export class ServerLink {
     for (const message of this.#backlog.splice(0)) handler(message);
   }
 
+  /** Monotonic time (ms) anything last arrived from the server. */
+  get lastReceivedAt(): number {
+    return this.#conn.lastReceivedAt;
+  }
+
   /** Queues a message for the server. */
   send(message: ClientMessage): boolean {
     return this.#conn.sendMessage(message);

@@ -88,7 +88,7 @@ export interface WireLimits {
 export type ServerMessage =
   | { type: "server_hello"; version: number; nonce: string; cert: string; signature: string }
   | { type: "welcome"; user: string; session: string; limits: WireLimits }
-  | { type: "error"; code: string; message: string; fatal: boolean; id?: string }
+  | { type: "error"; code: string; message: string; fatal: boolean; id?: string; room?: string }
   | { type: "joined"; room: string; members: MemberInfo[] }
   | { type: "left"; room: string }
   | {
@@ -253,6 +253,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         fatal: boolField(f, "fatal"),
       };
       if (f.id !== undefined) message.id = idField(f);
+      if (f.room !== undefined) message.room = roomField(f);
       return message;
     }
     case "joined":

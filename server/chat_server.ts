@@ -13,7 +13,7 @@ import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.t
 import { encodeFrame } from "../protocol/framing.ts";
 import { type ClientMessage, decodeClientMessage, SESSION_ID_BYTES } from "../protocol/messages.ts";
 import { type CloseCause, FramedConnection } from "../protocol/transport.ts";
-import { CertificateCache } from "./cert_cache.ts";
+import { CertificateCache } from "../crypto/certificate_cache.ts";
 import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { RoomRegistry } from "./rooms.ts";

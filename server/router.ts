@@ -22,14 +22,14 @@ export interface RouterContext {
   closeSession(session: Session, code: ErrorCode, message?: string): void;
 }
 
-/** Sends a non-fatal error about one request. */
+/** Sends a non-fatal error about one request (naming its message id or room, if any). */
 function refuse(
   session: Session,
   code: ErrorCode,
-  id?: string,
+  about: { id?: string; room?: string } = {},
   message: string = ERROR_CODES[code],
 ) {
-  session.send({ type: "error", code, message, fatal: false, ...(id ? { id } : {}) });
+  session.send({ type: "error", code, message, fatal: false, ...about });
 }
 
 /**
@@ -42,7 +42,10 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "accept":
       break;
     case "refuse":
-      refuse(session, "rate_limited", "id" in message ? message.id : undefined);
+      refuse(session, "rate_limited", {
+        ...("id" in message ? { id: message.id } : {}),
+        ...("room" in message ? { room: message.room } : {}),
+      });
       return;
     case "flood":
       context.closeSession(session, "flood");
@@ -77,10 +80,17 @@ export function route(context: RouterContext, session: Session, message: ClientM
     }
 
     case "join": {
-      if (session.announce === undefined) return refuse(session, "announce_required");
+      if (session.announce === undefined) {
+        return refuse(session, "announce_required", { room: message.room });
+      }
       const room = context.rooms.join(session, message.room);
       if (typeof room === "string") {
-        return refuse(session, room, undefined, `${ERROR_CODES[room]}: ${message.room}`);
+        return refuse(
+          session,
+          room,
+          { room: message.room },
+          `${ERROR_CODES[room]}: ${message.room}`,
+        );
       }
       session.send({
         type: "joined",
@@ -93,7 +103,12 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "leave": {
       const room = context.rooms.get(message.room);
       if (!room?.members.has(session.id)) {
-        return refuse(session, "not_in_room", undefined, `Not a member of ${message.room}`);
+        return refuse(
+          session,
+          "not_in_room",
+          { room: message.room },
+          `Not a member of ${message.room}`,
+        );
       }
       context.rooms.leave(session, room);
       session.send({ type: "left", room: message.room });
@@ -118,7 +133,12 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "keys": {
       const room = context.rooms.get(message.room);
       if (!room?.members.has(session.id)) {
-        return refuse(session, "not_in_room", undefined, `Not a member of ${message.room}`);
+        return refuse(
+          session,
+          "not_in_room",
+          { room: message.room },
+          `Not a member of ${message.room}`,
+        );
       }
       for (const item of message.items) {
         const target = room.members.get(item.to);
@@ -137,7 +157,12 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "msg": {
       const room = context.rooms.get(message.room);
       if (!room?.members.has(session.id)) {
-        return refuse(session, "not_in_room", message.id, `Not a member of ${message.room}`);
+        return refuse(
+          session,
+          "not_in_room",
+          { id: message.id, room: message.room },
+          `Not a member of ${message.room}`,
+        );
       }
       const frame = encodeFrame({
         type: "msg",
@@ -155,9 +180,11 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "dm": {
       const target = context.sessionOf(message.to);
       if (!target || target.ending) {
-        return refuse(session, "no_such_user", message.id, `${message.to} is not online`);
+        return refuse(session, "no_such_user", { id: message.id }, `${message.to} is not online`);
       }
-      if (target.id !== message.session) return refuse(session, "stale_session", message.id);
+      if (target.id !== message.session) {
+        return refuse(session, "stale_session", { id: message.id });
+      }
       target.send({
         type: "dm",
         from: session.user,
@@ -172,7 +199,7 @@ export function route(context: RouterContext, session: Session, message: ClientM
     case "lookup": {
       const target = context.sessionOf(message.user);
       if (!target || target.ending || target.announce === undefined) {
-        return refuse(session, "no_such_user", message.id, `${message.user} is not online`);
+        return refuse(session, "no_such_user", { id: message.id }, `${message.user} is not online`);
       }
       session.send({
         type: "peer",

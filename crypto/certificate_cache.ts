@@ -1,28 +1,30 @@
 /**
- * Remembers client certificates that verified, so a user who reconnects costs one ECDSA
- * verification (their proof) instead of two (their proof and the CA's signature on their
- * certificate). Only the signature and structure checks are remembered: the validity period is
- * checked again on every use, and revocation is checked by the caller every time.
+ * Remembers certificates that verified, so a user who reconnects (or a peer seen again) costs
+ * one ECDSA verification instead of two. Only the signature and structure checks are
+ * remembered: the validity period is checked again on every use, and revocation is the
+ * caller's to check every time.
  *
  * @module
  */
 
 import {
+  type CertificateUsage,
   checkValidityPeriod,
   type VerifiedCertificate,
   verifyCertificate,
   type X509Certificate,
-} from "../crypto/x509.ts";
+} from "./x509.ts";
 
 /** Most certificates remembered; the least recently used is forgotten first. */
 export const MAX_CACHED_CERTIFICATES = 10_000;
 
-/** A bounded cache of verified client certificates of one CA. */
+/** A bounded cache of verified certificates of one CA, for one usage. */
 export class CertificateCache {
   readonly #entries = new Map<string, VerifiedCertificate>();
 
   constructor(
     private readonly ca: X509Certificate,
+    private readonly usage: CertificateUsage = "client",
     private readonly capacity = MAX_CACHED_CERTIFICATES,
   ) {}
 
@@ -32,9 +34,9 @@ export class CertificateCache {
   }
 
   /**
-   * Verifies `der` as a client certificate of the CA, from the cache when it was verified before.
+   * Verifies `der` against the CA, from the cache when it was verified before.
    *
-   * @throws {import("../crypto/x509.ts").CertificateError} as `verifyCertificate` does.
+   * @throws {import("./x509.ts").CertificateError} as `verifyCertificate` does.
    */
   async verify(der: Uint8Array, now: Date): Promise<VerifiedCertificate> {
     const key = der.toBase64();
@@ -45,7 +47,7 @@ export class CertificateCache {
       checkValidityPeriod(cached.cert, now);
       return cached;
     }
-    const verified = await verifyCertificate(der, this.ca, { usage: "client", now });
+    const verified = await verifyCertificate(der, this.ca, { usage: this.usage, now });
     this.#entries.set(key, verified);
     if (this.#entries.size > this.capacity) {
       this.#entries.delete(this.#entries.keys().next().value!);

@@ -1,0 +1,121 @@
+/**
+ * Sender chains. Each member sends with its own chain per (room, epoch): a random 32-byte chain
+ * key, handed to each member wrapped in their pairwise key, then ratcheted once per message
+ * (`crypto/ratchet.ts`). Both ends delete what they have used; a receiver keeps at most
+ * {@linkcode MAX_SKIPPED_KEYS} keys of messages it has not seen yet (arriving out of order),
+ * and refuses a step it has already used (a replay).
+ *
+ * @module
+ */
+
+import { randomBytes } from "../../crypto/bytes.ts";
+import { CHAIN_KEY_BYTES, stepChain } from "../../crypto/ratchet.ts";
+import { E2EError } from "./errors.ts";
+
+/** Most message keys a receiving chain holds for messages skipped over. */
+export const MAX_SKIPPED_KEYS = 256;
+/** Messages in one epoch before the sender starts a new chain (post-compromise healing). */
+export const ROTATE_AFTER_MESSAGES = 100;
+/** Age of an epoch after which the sender starts a new chain. */
+export const ROTATE_AFTER_MS = 3_600_000;
+
+/** The chain this session sends with in one room. */
+export class SendingChain {
+  #chainKey: Uint8Array<ArrayBuffer>;
+  #next = 0;
+  /** Monotonic time the chain was made. */
+  readonly createdAt = performance.now();
+
+  private constructor(readonly epoch: number, chainKey: Uint8Array<ArrayBuffer>) {
+    this.#chainKey = chainKey;
+  }
+
+  /**
+   * Makes a new chain for `epoch` with a fresh random key. The initial key is returned to be
+   * handed to the members once; the chain itself keeps only its current step.
+   */
+  static create(epoch: number): { chain: SendingChain; initialKey: Uint8Array<ArrayBuffer> } {
+    const initialKey = randomBytes(CHAIN_KEY_BYTES);
+    return { chain: new SendingChain(epoch, initialKey.slice()), initialKey };
+  }
+
+  /** Messages sent on this chain so far. */
+  get sent(): number {
+    return this.#next;
+  }
+
+  /** True when the chain has carried enough messages, or lived long enough, to be replaced. */
+  get due(): boolean {
+    return this.#next >= ROTATE_AFTER_MESSAGES ||
+      performance.now() - this.createdAt >= ROTATE_AFTER_MS;
+  }
+
+  /** The key for the next message, and its number. The step is forgotten once taken. */
+  async nextKey(): Promise<{ n: number; messageKey: Uint8Array<ArrayBuffer> }> {
+    const n = this.#next;
+    const { messageKey, nextChainKey } = await stepChain(this.#chainKey);
+    this.#chainKey = nextChainKey;
+    this.#next = n + 1;
+    return { n, messageKey };
+  }
+}
+
+/** Another member's chain in one room and epoch, as this session received it. */
+export class ReceivingChain {
+  #chainKey: Uint8Array<ArrayBuffer>;
+  #next = 0;
+  readonly #skipped = new Map<number, Uint8Array<ArrayBuffer>>();
+
+  constructor(readonly epoch: number, chainKey: Uint8Array<ArrayBuffer>) {
+    if (chainKey.length !== CHAIN_KEY_BYTES) throw new RangeError("Chain key must be 32 bytes");
+    this.#chainKey = chainKey;
+  }
+
+  /** The next step this chain has not derived yet. */
+  get next(): number {
+    return this.#next;
+  }
+
+  /** Keys held for skipped messages. */
+  get skipped(): number {
+    return this.#skipped.size;
+  }
+
+  /**
+   * The key of message `n`, removed from the chain so it cannot be used twice.
+   *
+   * @throws {E2EError} `replay` when `n` was already used, `no_key` when it is too far ahead.
+   */
+  async keyFor(n: number): Promise<Uint8Array<ArrayBuffer>> {
+    if (n < this.#next) {
+      const key = this.#skipped.get(n);
+      if (!key) {
+        throw new E2EError("replay", `Message ${n} of epoch ${this.epoch} was already received`);
+      }
+      this.#skipped.delete(n);
+      return key;
+    }
+    if (n - this.#next > MAX_SKIPPED_KEYS) {
+      throw new E2EError(
+        "no_key",
+        `Message ${n} is more than ${MAX_SKIPPED_KEYS} ahead of ${this.#next}`,
+      );
+    }
+    let key: Uint8Array<ArrayBuffer> | undefined;
+    while (this.#next <= n) {
+      const step = await stepChain(this.#chainKey);
+      this.#chainKey = step.nextChainKey;
+      if (this.#next === n) key = step.messageKey;
+      else this.#remember(this.#next, step.messageKey);
+      this.#next += 1;
+    }
+    return key!;
+  }
+
+  #remember(n: number, key: Uint8Array<ArrayBuffer>): void {
+    this.#skipped.set(n, key);
+    if (this.#skipped.size > MAX_SKIPPED_KEYS) {
+      this.#skipped.delete(this.#skipped.keys().next().value!);
+    }
+  }
+}

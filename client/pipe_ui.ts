@@ -1,0 +1,79 @@
+/**
+ * The client when standard input or output is not a terminal: each input line is a message to
+ * the current room or a /command; each event is one output line (a JSON object with `--json`).
+ * End of input delivers what is queued and quits. This is how scripts, bots and tests drive it.
+ *
+ * @module
+ */
+
+import type { ChatClient } from "./chat_client.ts";
+import { type CommandContext, commands } from "./commands/mod.ts";
+import type { ClientEvent } from "./events.ts";
+import { formatEvent } from "./format.ts";
+
+/** Options of the pipe interface. */
+export interface PipeOptions {
+  json: boolean;
+  room: string;
+  input?: ReadableStream<Uint8Array>;
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function writeStdout(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+}
+
+/** Runs the pipe interface until the client stops; returns its exit code. */
+export async function runPipe(client: ChatClient, options: PipeOptions): Promise<number> {
+  const write = options.write ?? writeStdout;
+  const print = (event: ClientEvent) => {
+    if (options.json) return write(JSON.stringify(event));
+    const line = formatEvent(event);
+    if (line !== undefined) write(line);
+  };
+  client.on(print);
+  let room: string | undefined = options.room;
+  let quitting = false;
+  const context: CommandContext = {
+    client,
+    currentRoom: () => room,
+    setCurrentRoom: (next) => room = next,
+    notice: (message) => print({ type: "notice", message }),
+    quit: () => {
+      quitting = true;
+      void client.quit();
+    },
+  };
+  const input = (options.input ?? Deno.stdin.readable).pipeThrough(new TextDecoderStream());
+  let pending = "";
+  for await (const chunk of input) {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      await handleLine(context, line.replace(/\r$/, ""), print);
+      if (quitting) break;
+    }
+    if (quitting) break;
+  }
+  if (!quitting && pending.trim()) await handleLine(context, pending, print);
+  if (!quitting) void client.quit();
+  return await client.finished;
+}
+
+async function handleLine(
+  context: CommandContext,
+  line: string,
+  print: (event: ClientEvent) => void,
+) {
+  if (line.trim() === "") return;
+  try {
+    await commands.execute(context, line);
+  } catch (error) {
+    print({ type: "error", code: "command", message: (error as Error).message });
+  }
+}
