@@ -1,0 +1,141 @@
+/**
+ * Client events as coloured lines for the chat screen. The wording is `formatEvent`'s
+ * (client/format.ts); this layer adds colour, a timestamp on lines that have none, our own
+ * messages as soon as they are queued, and which message an `undelivered` names. Text from
+ * others always passes through `sanitize` (inside `formatEvent`, or here), never raw.
+ *
+ * @module
+ */
+
+import type { ClientEvent } from "../events.ts";
+import { clock, formatEvent, sanitize, UNVERIFIED_MARK } from "../format.ts";
+import type { Style } from "./style.ts";
+
+/** A message of ours that has been queued and not yet confirmed. */
+export interface PendingMessage {
+  readonly room?: string;
+  readonly to?: string;
+  readonly text: string;
+  readonly action?: true;
+}
+
+/** What rendering needs besides the event. */
+export interface LineContext {
+  readonly style: Style;
+  /** Our user name (to spot mentions). */
+  readonly me: string;
+  /** Our messages still waiting for `delivered` or `undelivered`, by id. */
+  readonly pending: ReadonlyMap<string, PendingMessage>;
+  /** The time to stamp lines that carry none (default: now). */
+  readonly now?: Date;
+}
+
+/** Longest part of an undelivered message quoted back in the warning. */
+export const QUOTE_LIMIT = 60;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Whether `text` mentions `user` as a word (case-insensitive): `@alice`, `alice:` and `Alice`
+ * do; `malice` and `alice_b` do not.
+ */
+export function mentions(text: string, user: string): boolean {
+  if (!user) return false;
+  return new RegExp(`(^|[^\\p{L}\\p{N}_-])${escapeRegExp(user)}($|[^\\p{L}\\p{N}_-])`, "iu")
+    .test(text);
+}
+
+/** Whether `event` should ring the terminal bell: a direct message, or a message naming us. */
+export function wantsBell(event: ClientEvent, me: string): boolean {
+  if (event.type === "dm") return event.from !== me;
+  if (event.type === "message") return event.from !== me && mentions(event.text, me);
+  return false;
+}
+
+function quote(text: string): string {
+  const flat = sanitize(text).replace(/\n\s*/g, " ⏎ ");
+  return JSON.stringify(flat.length > QUOTE_LIMIT ? flat.slice(0, QUOTE_LIMIT - 1) + "…" : flat);
+}
+
+/**
+ * The line(s) showing `event` (lines are separated by `\n`), or undefined for events that show
+ * nothing (`delivered`: the prompt's count of messages being sent goes down instead).
+ */
+export function renderEvent(event: ClientEvent, context: LineContext): string | undefined {
+  const { style } = context;
+  const stamp = (line: string) => `${style.dim(`[${clock(context.now)}]`)} ${line}`;
+  switch (event.type) {
+    case "message": {
+      const mark = event.verified ? "" : style.warning(UNVERIFIED_MARK.trimEnd()) + " ";
+      const name = style.user(event.from);
+      let text = sanitize(event.text);
+      if (event.from !== context.me && mentions(event.text, context.me)) text = style.bold(text);
+      const body = event.action ? `* ${name} ${text}` : `<${name}> ${text}`;
+      return `${style.dim(`[${clock(event.ts)}]`)} ${mark}${style.dim(`#${event.room}`)} ${body}`;
+    }
+    case "dm": {
+      const mark = event.verified ? "" : style.warning(UNVERIFIED_MARK.trimEnd()) + " ";
+      const text = sanitize(event.text);
+      return `${style.dim(`[${clock(event.ts)}]`)} ${mark}*${style.user(event.from)}* ${
+        event.action ? "* " : ""
+      }${style.bold(text)}`;
+    }
+    case "queued": {
+      const text = sanitize(event.text);
+      const line = event.to !== undefined
+        ? `-> *${event.to}* ${event.action ? "* " : ""}${text}`
+        : event.action
+        ? `#${event.room} * ${context.me} ${text}`
+        : `#${event.room} <${context.me}> ${text}`;
+      return stamp(style.dim(line));
+    }
+    case "delivered":
+      return undefined;
+    case "undelivered": {
+      const message = context.pending.get(event.id);
+      if (!message) return stamp(style.error(formatEvent(event)!));
+      const where = message.to !== undefined ? `to ${message.to}` : `to #${message.room}`;
+      return stamp(
+        style.error(`!! NOT delivered ${where}: ${quote(message.text)} (${event.reason})`),
+      );
+    }
+    case "error":
+      return stamp(style.error(formatEvent(event)!));
+    case "key_changed":
+      return stamp(style.warning(formatEvent(event)!));
+    case "trusted":
+      return stamp(style.green(formatEvent(event)!));
+    case "whois":
+      return stamp(
+        event.state === "changed" ? style.warning(formatEvent(event)!) : formatEvent(event)!,
+      );
+    case "who": {
+      const members =
+        event.members.map((member) =>
+          member.verified === false
+            ? `${style.user(member.user)} ${style.warning("[UNVERIFIED]")}`
+            : style.user(member.user)
+        ).join(", ") || "nobody";
+      return stamp(`-- ${event.room}: ${members}`);
+    }
+    case "status":
+      return stamp(
+        event.state === "connected"
+          ? style.green(formatEvent(event)!)
+          : event.state === "closed"
+          ? formatEvent(event)!
+          : style.yellow(formatEvent(event)!),
+      );
+    case "ready":
+      return stamp(style.green(formatEvent(event)!));
+    case "join":
+    case "leave":
+    case "members":
+      return stamp(style.dim(formatEvent(event)!));
+    case "rooms":
+    case "notice":
+      return stamp(formatEvent(event)!);
+  }
+}

@@ -1,0 +1,167 @@
+import { assertEquals, assertStringIncludes } from "../../tests/support/assert.ts";
+import type { ClientEvent } from "../events.ts";
+import { formatEvent } from "../format.ts";
+import {
+  type LineContext,
+  mentions,
+  type PendingMessage,
+  renderEvent,
+  wantsBell,
+} from "./event_lines.ts";
+import { createStyle } from "./style.ts";
+import { stripAnsi } from "./width.ts";
+
+const NOW = new Date(2030, 0, 2, 3, 4, 5);
+const TS = new Date(2030, 0, 2, 9, 8, 7).toISOString();
+
+function context(colour = false, pending: [string, PendingMessage][] = []): LineContext {
+  return { style: createStyle(colour), me: "alice", pending: new Map(pending), now: NOW };
+}
+
+const message = (
+  text: string,
+  overrides: Partial<Extract<ClientEvent, { type: "message" }>> = {},
+) =>
+  ({
+    type: "message",
+    room: "lobby",
+    from: "bob",
+    text,
+    ts: TS,
+    verified: true,
+    ...overrides,
+  }) as ClientEvent;
+
+Deno.test("messages read exactly as formatEvent() words them when colour is off", () => {
+  const events: ClientEvent[] = [
+    message("hello"),
+    message("waves", { action: true }),
+    message("hi alice", { verified: false }),
+    message("two\nlines"),
+    { type: "dm", from: "bob", to: "alice", text: "psst", ts: TS, verified: true },
+    { type: "dm", from: "bob", to: "alice", text: "nods", ts: TS, verified: false, action: true },
+  ];
+  for (const event of events) assertEquals(renderEvent(event, context()), formatEvent(event));
+  assertEquals(renderEvent(message("hello"), context()), "[09:08:07] #lobby <bob> hello");
+});
+
+Deno.test("text from others is sanitized: no escape sequence reaches the terminal", () => {
+  const evil = "hi\x1b]0;owned\x07\x1b[2J\rthere\u009b31m";
+  for (const colour of [false, true]) {
+    for (
+      const event of [
+        message(evil),
+        { type: "dm", from: "bob", to: "alice", text: evil, ts: TS, verified: true },
+      ] as ClientEvent[]
+    ) {
+      const line = stripAnsi(renderEvent(event, context(colour))!);
+      // deno-lint-ignore no-control-regex
+      assertEquals(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(line), false, JSON.stringify(line));
+      assertStringIncludes(line, "there");
+    }
+  }
+});
+
+Deno.test("lines without a time of their own get the current one", () => {
+  assertEquals(
+    renderEvent({ type: "error", code: "x", message: "broken" }, context()),
+    "[03:04:05] !! broken",
+  );
+  assertEquals(
+    renderEvent({ type: "notice", message: "/help  list commands" }, context()),
+    "[03:04:05] -- /help  list commands",
+  );
+});
+
+Deno.test("our queued messages show at once; delivered shows nothing", () => {
+  assertEquals(
+    renderEvent({ type: "queued", id: "m1", room: "lobby", text: "hi\nall" }, context()),
+    "[03:04:05] #lobby <alice> hi\n  all",
+  );
+  assertEquals(
+    renderEvent({ type: "queued", id: "m2", to: "bob", text: "psst", action: true }, context()),
+    "[03:04:05] -> *bob* * psst",
+  );
+  assertEquals(renderEvent({ type: "delivered", id: "m1", recipients: 1 }, context()), undefined);
+});
+
+Deno.test("an undelivered message is named by what it said", () => {
+  const ctx = context(false, [["m7", { room: "lobby", text: "the meeting is at 3" }]]);
+  assertEquals(
+    renderEvent({ type: "undelivered", id: "m7", reason: "no keys" }, ctx),
+    '[03:04:05] !! NOT delivered to #lobby: "the meeting is at 3" (no keys)',
+  );
+  const long = context(false, [["m8", { to: "bob", text: "x".repeat(200) }]]);
+  assertStringIncludes(
+    renderEvent({ type: "undelivered", id: "m8", reason: "offline" }, long)!,
+    `to bob: "${"x".repeat(59)}…" (offline)`,
+  );
+  assertEquals(
+    renderEvent({ type: "undelivered", id: "m9", reason: "lost" }, context()),
+    "[03:04:05] !! message m9 was NOT delivered: lost",
+  );
+});
+
+Deno.test("colour: names by hash, times dim, errors red, key changes loud", () => {
+  const line = renderEvent(message("hello"), context(true))!;
+  assertStringIncludes(line, "\x1b[2m[09:08:07]\x1b[22m");
+  assertStringIncludes(line, createStyle(true).user("bob"));
+  assertEquals(stripAnsi(line), "[09:08:07] #lobby <bob> hello");
+  const error = renderEvent({ type: "error", code: "x", message: "bad" }, context(true))!;
+  assertStringIncludes(error, "\x1b[31m!! bad");
+  const changed = renderEvent(
+    { type: "key_changed", user: "bob", fingerprint: "AA", previous: "BB" },
+    context(true),
+  )!;
+  assertStringIncludes(changed, "\x1b[1m\x1b[33m!! WARNING: bob's key CHANGED");
+  const unverified = renderEvent(message("hi", { verified: false }), context(true))!;
+  assertStringIncludes(unverified, "\x1b[1m\x1b[33m[UNVERIFIED]");
+});
+
+Deno.test("mentions() matches the user name as a word, in any case", () => {
+  const YES = ["alice", "hi alice", "Alice: hi", "@alice", "(alice)", "ALICE!", "bye, alice."];
+  const NO = ["malice", "alice_b", "alice-b", "alice2", "al ice", "", "xalice"];
+  for (const text of YES) assertEquals(mentions(text, "alice"), true, text);
+  for (const text of NO) assertEquals(mentions(text, "alice"), false, text);
+  assertEquals(mentions("hi a-b", "a-b"), true);
+  assertEquals(mentions("hi a.b", "a-b"), false, "not a regular expression");
+});
+
+Deno.test("wantsBell(): direct messages and mentions from others only", () => {
+  assertEquals(wantsBell(message("hi alice"), "alice"), true);
+  assertEquals(wantsBell(message("hi bob"), "alice"), false);
+  assertEquals(wantsBell(message("note to self: alice", { from: "alice" }), "alice"), false);
+  assertEquals(
+    wantsBell({ type: "dm", from: "bob", to: "alice", text: "x", ts: TS, verified: true }, "alice"),
+    true,
+  );
+  assertEquals(wantsBell({ type: "notice", message: "alice" }, "alice"), false);
+});
+
+Deno.test("every event type renders (or is deliberately silent) without throwing", () => {
+  const events: ClientEvent[] = [
+    { type: "ready", user: "alice", room: "lobby" },
+    { type: "members", room: "lobby", members: ["alice", "bob"] },
+    { type: "join", room: "lobby", user: "bob" },
+    { type: "leave", room: "lobby", user: "bob", reason: "kicked" },
+    { type: "trusted", user: "bob", fingerprint: "AA" },
+    { type: "rooms", rooms: [{ name: "lobby", members: 2 }] },
+    { type: "who", room: "lobby", members: [{ user: "bob", verified: false }] },
+    {
+      type: "whois",
+      user: "bob",
+      online: true,
+      fingerprint: "AA",
+      trusted: "BB",
+      state: "changed",
+    },
+    { type: "status", state: "reconnecting", message: "Lost; reconnecting in 1.0 s", retryInMs: 1 },
+    { type: "status", state: "closed", message: "Disconnected" },
+  ];
+  for (const event of events) {
+    const plain = renderEvent(event, context())!;
+    // Same words as the pipe interface, after the time stamp.
+    assertEquals(plain, `[03:04:05] ${formatEvent(event)}`);
+    assertEquals(stripAnsi(renderEvent(event, context(true))!), plain);
+  }
+});
