@@ -705,7 +705,16 @@ export class ChatClient {
         `A message from ${message.from} could not be read: it was sealed for members before you (epoch ${envelope.epoch})`,
       );
     }
-    const plain = await openRoomMessage(envelope, await chain.keyFor(envelope.n), message.from);
+    const key = await chain.keyFor(envelope.n).catch((error) => {
+      if (error instanceof E2EError && error.code === "replay") {
+        throw new E2EError(
+          "replay",
+          `A replayed message from ${message.from} was dropped (${error.message})`,
+        );
+      }
+      throw error;
+    });
+    const plain = await openRoomMessage(envelope, key, message.from);
     this.#emit({
       type: "message",
       room: message.room,

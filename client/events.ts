@@ -29,7 +29,8 @@ export type ClientEvent =
     verified: boolean;
     action?: true;
   }
-  | { type: "join" | "leave"; room: string; user: string; reason?: string }
+  | { type: "join"; room: string; user: string }
+  | { type: "leave"; room: string; user: string; reason?: string }
   /** A message of ours was accepted and will be sent when keys are in place. */
   | { type: "queued"; id: string; room?: string; to?: string; text: string; action?: true }
   | { type: "delivered"; id: string; recipients: number }

@@ -48,21 +48,36 @@ export async function runPipe(client: ChatClient, options: PipeOptions): Promise
       void client.quit();
     },
   };
-  const input = (options.input ?? Deno.stdin.readable).pipeThrough(new TextDecoderStream());
-  let pending = "";
-  for await (const chunk of input) {
-    pending += chunk;
-    const lines = pending.split("\n");
-    pending = lines.pop()!;
-    for (const line of lines) {
-      await handleLine(context, line.replace(/\r$/, ""), print);
-      if (quitting) break;
-    }
-    if (quitting) break;
-  }
-  if (!quitting && pending.trim()) await handleLine(context, pending, print);
-  if (!quitting) void client.quit();
+  // Input is read alongside: the client may stop on its own (revoked, say) while input is open.
+  void readLines(options.input ?? Deno.stdin.readable, async (line) => {
+    if (quitting) return false;
+    await handleLine(context, line, print);
+    return !quitting;
+  }).then(() => {
+    if (!quitting) context.quit();
+  });
   return await client.finished;
+}
+
+/** Calls `onLine` for each line of `input` until it returns false or the input ends. */
+async function readLines(
+  input: ReadableStream<Uint8Array>,
+  onLine: (line: string) => Promise<boolean>,
+): Promise<void> {
+  let pending = "";
+  try {
+    for await (const chunk of input.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (!await onLine(line.replace(/\r$/, ""))) return;
+      }
+    }
+  } catch {
+    // An unreadable input ends like end of input.
+  }
+  if (pending.trim()) await onLine(pending);
 }
 
 async function handleLine(
