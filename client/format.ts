@@ -36,7 +36,9 @@ export function formatEvent(event: ClientEvent): string | undefined {
     case "ready":
       return `-- joined ${event.room} as ${event.user}; messages are end-to-end encrypted`;
     case "members":
-      return `-- ${event.room}: ${event.members.join(", ")} (keys in place with everyone)`;
+      return event.members.length === 1
+        ? `-- ${event.room}: only you so far`
+        : `-- ${event.room}: ${event.members.join(", ")} (keys in place with everyone)`;
     case "message": {
       const mark = event.verified ? "" : UNVERIFIED_MARK;
       const text = sanitize(event.text);
