@@ -56,6 +56,16 @@ async function withWorld(
   });
 }
 
+/** A recording relay in front of the server on `port`, with a certificate from its CA. */
+async function relayTo(world: World, port: number): Promise<Relay> {
+  const ca = await CertificateAuthority.load(world.data);
+  try {
+    return await Relay.start(ca.issuer, ca.certPem, port);
+  } finally {
+    ca.close();
+  }
+}
+
 /** Issues identity files for `names`, in order. */
 async function identities(world: World, ...names: [string, string, string]) {
   const files: string[] = [];
@@ -112,9 +122,7 @@ async function inProcessClient(world: World, port: number, name: string, identit
 
 Deno.test("three users chat end to end through a recording relay; the server sees only ciphertext", async () => {
   await withWorld(async (world, serve) => {
-    const ca = await CertificateAuthority.load(world.data);
-    const relay = await Relay.start(ca.issuer, ca.certPem, serve.port);
-    ca.close();
+    const relay = await relayTo(world, serve.port);
     const [aliceId, bobId, carolId] = await identities(world, "alice", "bob", "carol");
     const alice = join(world, relay.port, "alice", aliceId);
     await alice.next("ready");
@@ -213,9 +221,7 @@ Deno.test("three users chat end to end through a recording relay; the server see
 
 Deno.test("bob leaves: the chain state he held cannot decrypt alice's next message", async () => {
   await withWorld(async (world, serve) => {
-    const ca = await CertificateAuthority.load(world.data);
-    const relay = await Relay.start(ca.issuer, ca.certPem, serve.port);
-    ca.close();
+    const relay = await relayTo(world, serve.port);
     const [aliceId, bobId, carolId] = await identities(world, "alice", "bob", "carol");
     const alice = join(world, relay.port, "alice", aliceId);
     const carol = join(world, relay.port, "carol", carolId);

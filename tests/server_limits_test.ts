@@ -3,42 +3,11 @@
  * working while another session hits the limit.
  */
 
+import { healthyPair, withServer } from "./support/healthy_pair.ts";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { joinedClient, RawClient } from "./support/raw_client.ts";
-import { type ServerFixture, startServer } from "./support/server_fixture.ts";
-import type { ServerLimits } from "../server/limits.ts";
+import { RawClient } from "./support/raw_client.ts";
 import { encodeFrame } from "../protocol/framing.ts";
 import { RateLimiter } from "../server/rate_limiter.ts";
-
-async function withServer(limits: Partial<ServerLimits>, fn: (fx: ServerFixture) => Promise<void>) {
-  const fx = await startServer(limits);
-  try {
-    await fn(fx);
-  } finally {
-    await fx.close();
-  }
-}
-
-async function healthyPair(fx: ServerFixture, room = "lobby") {
-  const alice = await joinedClient(fx.port, fx.caPem, await fx.issue("alice"), room);
-  const bob = await joinedClient(fx.port, fx.caPem, await fx.issue("bob"), room);
-  let n = 0;
-  return {
-    alice,
-    bob,
-    async stillWorking(context: string) {
-      n += 1;
-      await alice.send({ type: "msg", id: `h${n}`, room, payload: `healthy-${n}` });
-      await bob.next("msg", (m) => m.payload === `healthy-${n}`);
-      await alice.next("ack", (m) => m.id === `h${n}`);
-      assert(!alice.ended && !bob.ended, `${context}: a healthy session was disturbed`);
-    },
-    close() {
-      alice.close();
-      bob.close();
-    },
-  };
-}
 
 Deno.test("RateLimiter: a full burst passes, the next frame is refused, refills at the rate, floods at the edge", () => {
   const limiter = new RateLimiter({

@@ -4,57 +4,21 @@
  * its reason while a second, healthy pair of sessions keeps chatting.
  */
 
+import { healthyPair, withServer } from "./support/healthy_pair.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { type AuthOptions, joinedClient, RawClient } from "./support/raw_client.ts";
 import {
   foreignIdentity,
   serverCertificateIdentity,
   type ServerFixture,
-  startServer,
   type TestIdentity,
 } from "./support/server_fixture.ts";
 import { randomBytes, utf8 } from "../crypto/bytes.ts";
 import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
-import type { ServerLimits } from "../server/limits.ts";
 import { openchat } from "./support/cli.ts";
 import { requireTool, run } from "./support/tools.ts";
 
 const DAY = 86_400_000;
-
-async function withServer(limits: Partial<ServerLimits>, fn: (fx: ServerFixture) => Promise<void>) {
-  const fx = await startServer(limits);
-  try {
-    await fn(fx);
-  } finally {
-    await fx.close();
-  }
-}
-
-/** Two healthy sessions in the lobby, and a check that they can still talk. */
-async function healthyPair(fx: ServerFixture) {
-  const alice = await joinedClient(fx.port, fx.caPem, await fx.issue("alice"));
-  const bob = await joinedClient(fx.port, fx.caPem, await fx.issue("bob"));
-  await alice.next("presence", (m) => m.user === "bob" && m.event === "join");
-  let counter = 0;
-  return {
-    alice,
-    bob,
-    async stillWorking(context: string) {
-      counter += 1;
-      const payload = `healthy-${counter}`;
-      await alice.send({ type: "msg", id: `h${counter}`, room: "lobby", payload });
-      const got = await bob.next("msg", (m) => m.payload === payload);
-      assertEquals(got.from, "alice", context);
-      const ack = await alice.next("ack", (m) => m.id === `h${counter}`);
-      assert(ack.recipients >= 1, context);
-      assert(!alice.ended && !bob.ended, `${context}: a healthy session was disturbed`);
-    },
-    close() {
-      alice.close();
-      bob.close();
-    },
-  };
-}
 
 Deno.test("two users authenticate, join, relay payloads, and get acknowledgements", async () => {
   await withServer({}, async (fx) => {
