@@ -317,8 +317,25 @@ export class ChatServer implements RouterContext {
       10,
       Math.min(1000, authTimeoutMs / 4, idleTimeoutMs / 4, pingIntervalMs / 2),
     );
-    this.#timers.push(setInterval(() => this.#sweep(), sweepMs));
-    this.#timers.push(setInterval(() => this.#checkRevocations(), revocationPollMs));
+    this.#timers.push(setInterval(() => this.#guarded("sweep", () => this.#sweep()), sweepMs));
+    this.#timers.push(
+      setInterval(
+        () => this.#guarded("revocation", () => this.#checkRevocations()),
+        revocationPollMs,
+      ),
+    );
+  }
+
+  /** Runs a timer's work so that a bug in it is logged, never fatal to the whole server. */
+  #guarded(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#log.log("error", "internal_error", {
+        in: what,
+        error: String((error as Error)?.stack ?? error),
+      });
+    }
   }
 
   #sweep(): void {
