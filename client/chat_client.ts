@@ -58,6 +58,8 @@ export const RECONNECT_MAX_MS = 15_000;
 export const MAX_SEEN_DIRECT = 4096;
 /** Direct messages held while their sender's keys are being looked up. */
 export const MAX_HELD_DIRECT = 50;
+/** Most members a (multi-frame) `joined` answer may list; a server sending more is cut off there. */
+export const MAX_JOINED_MEMBERS = 100_000;
 /** Share of the server's rate the client uses for messages, leaving room for key frames. */
 const PACE_SHARE = 0.8;
 /** Key items per `keys` frame: each is ~220 bytes, so this stays far inside a frame. */
@@ -109,6 +111,8 @@ interface Connection {
   readonly peers: PeerDirectory;
   readonly limits: WireLimits;
   readonly lookups: Map<string, string>;
+  /** Members of a `joined` answer that comes in several frames, until its last one. */
+  readonly joining: Map<string, MemberInfo[]>;
   readonly heldDirect: Extract<ServerMessage, { type: "dm" }>[];
   readonly seenDirect: Map<string, Set<string>>;
   readyReported: boolean;
@@ -323,6 +327,7 @@ export class ChatClient {
       peers: new PeerDirectory(keys, (der, now) => this.#certificates.verify(der, now)),
       limits: welcome.limits,
       lookups: new Map(),
+      joining: new Map(),
       heldDirect: [],
       seenDirect: new Map(),
       readyReported: false,
@@ -434,9 +439,17 @@ export class ChatClient {
   async #handle(connection: Connection, message: ServerMessage): Promise<void> {
     if (this.#connection !== connection) return;
     switch (message.type) {
-      case "joined":
-        await this.#joined(connection, message.room, message.members);
+      case "joined": {
+        const members = connection.joining.get(message.room) ?? [];
+        members.push(...message.members.slice(0, MAX_JOINED_MEMBERS - members.length));
+        if (message.more) {
+          connection.joining.set(message.room, members);
+          break;
+        }
+        connection.joining.delete(message.room);
+        await this.#joined(connection, message.room, members);
         break;
+      }
       case "left":
         this.#forgetRoom(message.room);
         this.#emit({ type: "leave", room: message.room, user: this.user });

@@ -89,7 +89,11 @@ export type ServerMessage =
   | { type: "server_hello"; version: number; nonce: string; cert: string; signature: string }
   | { type: "welcome"; user: string; session: string; limits: WireLimits }
   | { type: "error"; code: string; message: string; fatal: boolean; id?: string; room?: string }
-  | { type: "joined"; room: string; members: MemberInfo[] }
+  /**
+   * The answer to `join`: the other members. A room whose list does not fit in one frame is
+   * answered with several `joined` frames, all but the last marked `more: true`.
+   */
+  | { type: "joined"; room: string; members: MemberInfo[]; more?: boolean }
   | { type: "left"; room: string }
   | {
     type: "presence";
@@ -256,12 +260,15 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       if (f.room !== undefined) message.room = roomField(f);
       return message;
     }
-    case "joined":
-      return {
+    case "joined": {
+      const message: ServerMessage = {
         type: "joined",
         room: roomField(f),
         members: arrayField(f, "members", MAX_LISTED_MEMBERS, member),
       };
+      if (f.more !== undefined) message.more = boolField(f, "more");
+      return message;
+    }
     case "left":
       return { type: "left", room: roomField(f) };
     case "presence": {

@@ -8,8 +8,8 @@
  */
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
-import { encodeFrame } from "../protocol/framing.ts";
-import { type ClientMessage, MAX_LISTED_MEMBERS } from "../protocol/messages.ts";
+import { encodeFrame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
+import { type ClientMessage, MAX_LISTED_MEMBERS, type MemberInfo } from "../protocol/messages.ts";
 import type { RoomRegistry } from "./rooms.ts";
 import type { Session } from "./session.ts";
 
@@ -92,11 +92,9 @@ export function route(context: RouterContext, session: Session, message: ClientM
           `${ERROR_CODES[room]}: ${message.room}`,
         );
       }
-      session.send({
-        type: "joined",
-        room: room.name,
-        members: context.rooms.membersOf(room, session),
-      });
+      for (const frame of joinedFrames(room.name, context.rooms.membersOf(room, session))) {
+        session.sendFrame(frame);
+      }
       return;
     }
 
@@ -223,4 +221,40 @@ export function route(context: RouterContext, session: Session, message: ClientM
       throw new ProtocolError("unknown_type", `Unhandled ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/** Room for the frame's own fields (type, room name, `more`) beside the member list. */
+const JOINED_OVERHEAD_BYTES = 256;
+
+/**
+ * The `joined` answer as frames: every member, in as many frames as it takes to keep each
+ * within {@linkcode MAX_FRAME_BYTES} and {@linkcode MAX_LISTED_MEMBERS}; all but the last say
+ * `more: true`. A room of a hundred members with real announcements needs two or more.
+ */
+export function joinedFrames(room: string, members: MemberInfo[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  const budget = MAX_FRAME_BYTES - FRAME_HEADER_BYTES - JOINED_OVERHEAD_BYTES;
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i <= members.length; i++) {
+    const member = members[i];
+    // Names, session ids and announcements are ASCII: string length is byte length.
+    const size = member
+      ? member.user.length + member.session.length + member.announce.length + 48
+      : 0;
+    if (member && bytes + size <= budget && i - start < MAX_LISTED_MEMBERS) {
+      bytes += size;
+      continue;
+    }
+    const more = member !== undefined;
+    frames.push(encodeFrame({
+      type: "joined",
+      room,
+      members: members.slice(start, i),
+      ...(more ? { more: true } : {}),
+    }));
+    start = i;
+    bytes = size;
+  }
+  return frames;
 }
