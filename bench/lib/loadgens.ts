@@ -1,0 +1,79 @@
+/**
+ * A group of load generator processes acting as one: sessions split evenly among them,
+ * commands sent to all at once, replies gathered.
+ *
+ * @module
+ */
+
+import { BenchChild, type Reply } from "./child.ts";
+import type { RunningServer } from "./servers.ts";
+
+/** Load generators for one server. */
+export class LoadGroup {
+  readonly #children: BenchChild[];
+
+  private constructor(children: BenchChild[]) {
+    this.#children = children;
+  }
+
+  /** Starts `count` load generator processes. */
+  static start(count: number): LoadGroup {
+    return new LoadGroup(
+      Array.from(
+        { length: count },
+        (_, i) => BenchChild.start(`load generator ${i + 1}`, "procs/loadgen.ts"),
+      ),
+    );
+  }
+
+  get size(): number {
+    return this.#children.length;
+  }
+
+  /**
+   * Opens sessions `from`..`to` on `server`, split evenly across the processes.
+   *
+   * @returns the replies, with the start of the earliest and end of the latest (epoch ms).
+   */
+  async setup(
+    server: RunningServer,
+    usersFile: string,
+    from: number,
+    to: number,
+    options: { room?: string; roomSize?: number; concurrency?: number } = {},
+  ): Promise<{ replies: Reply[]; seconds: number }> {
+    const count = to - from;
+    const replies = await Promise.all(this.#children.map((child, i) => {
+      const a = from + Math.floor((i * count) / this.#children.length);
+      const b = from + Math.floor(((i + 1) * count) / this.#children.length);
+      return child.call({
+        cmd: "setup",
+        kind: server.kind,
+        port: server.port,
+        usersFile,
+        procId: i + 1,
+        from: a,
+        to: b,
+        ...options,
+      }, 300_000);
+    }));
+    const start = Math.min(...replies.map((r) => r.startedAt as number));
+    const end = Math.max(...replies.map((r) => r.endedAt as number));
+    return { replies, seconds: (end - start) / 1000 };
+  }
+
+  /** Sends `command` to every process at once and returns every reply. */
+  all(command: Record<string, unknown>, timeoutMs = 300_000): Promise<Reply[]> {
+    return Promise.all(this.#children.map((child) => child.call(command, timeoutMs)));
+  }
+
+  /** Sends each process its own command (by index). */
+  each(command: (index: number) => Record<string, unknown>, timeoutMs = 300_000): Promise<Reply[]> {
+    return Promise.all(this.#children.map((child, i) => child.call(command(i), timeoutMs)));
+  }
+
+  /** Stops every process. */
+  async stop(): Promise<void> {
+    await Promise.all(this.#children.map((child) => child.stop()));
+  }
+}

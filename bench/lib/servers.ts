@@ -1,0 +1,39 @@
+/**
+ * Starting the three servers the fan-out compares, each in its own process: openchat, the bare
+ * relay, and InspIRCd (see `inspircd.ts`).
+ *
+ * @module
+ */
+
+import { BenchChild } from "./child.ts";
+import type { BenchPki } from "./pki.ts";
+
+/** A server under test. */
+export interface RunningServer {
+  readonly kind: "openchat" | "bare" | "irc";
+  readonly port: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `openchat`'s server on the bench CA, in a process of its own. */
+export async function startOpenchat(pki: BenchPki): Promise<RunningServer> {
+  const child = BenchChild.start("openchat server", "procs/openchat_server.ts", [pki.dataDir]);
+  const ready = await child.next(60_000);
+  return {
+    kind: "openchat",
+    port: ready.port as number,
+    pid: child.pid,
+    stop: () => child.stop(),
+  };
+}
+
+/** Starts the bare relay with the bench server certificate. */
+export async function startBare(pki: BenchPki): Promise<RunningServer> {
+  const child = BenchChild.start("bare relay", "procs/bare_relay.ts", [
+    pki.serverCertFile,
+    pki.serverKeyFile,
+  ]);
+  const ready = await child.next(60_000);
+  return { kind: "bare", port: ready.port as number, pid: child.pid, stop: () => child.stop() };
+}

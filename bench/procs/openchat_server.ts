@@ -1,0 +1,46 @@
+/**
+ * The openchat server as the benchmark runs it: what `openchat serve` does (load the CA from a
+ * data directory, the server certificate, the CA's revocation store, `ChatServer.start`), in
+ * its own process, with the per-session rate limit and the session and room sizes raised so a
+ * load generator can saturate it. Every other check stays as shipped.
+ *
+ * Usage: `deno run -A bench/procs/openchat_server.ts DATA_DIR`. Prints `{"ok":true,"port":N}`
+ * when listening; answers `{"cmd":"stats"}`; shuts down when standard input closes.
+ *
+ * @module
+ */
+
+import { CertificateAuthority } from "../../server/authority.ts";
+import { ChatServer } from "../../server/chat_server.ts";
+import { ensureServerIdentity } from "../../server/server_identity.ts";
+import { reply_, serveCommands } from "../lib/child.ts";
+
+/** Limits raised for benchmarking; everything not named here is the default. */
+export const BENCH_LIMITS = {
+  ratePerSecond: 1_000_000,
+  rateBurst: 1_000_000,
+  maxSessions: 100_000,
+  maxPendingSetups: 4096,
+  maxRoomMembers: 10_000,
+};
+
+const dataDir = Deno.args[0];
+if (!dataDir) throw new Error("usage: openchat_server.ts DATA_DIR");
+const ca = await CertificateAuthority.load(dataDir);
+const identity = await ensureServerIdentity(ca, []);
+const server = ChatServer.start({
+  hostname: "127.0.0.1",
+  port: 0,
+  caCert: ca.cert,
+  identity,
+  revocations: ca.store,
+  limits: BENCH_LIMITS,
+});
+reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
+await serveCommands((command) => {
+  if (command.cmd === "stats") return Promise.resolve({ ...server.stats() });
+  return Promise.reject(new Error(`unknown command ${JSON.stringify(command.cmd)}`));
+});
+await server.shutdown();
+ca.close();
+Deno.exit(0);
