@@ -58,7 +58,7 @@ function parameters(quick: boolean) {
         inFlightDeliveries: 3000,
         probes: 8,
       },
-      connections: { memoryLow: 200, memoryHigh: 1000, roomSize: 10, burst: 500, settleMs: 1000 },
+      connections: { memoryLow: 200, memoryHigh: 1000, roomSize: 10, burst: 500, settleMs: 10000 },
       crypto: { seconds: 0.4, rotations: 5 },
       e2e: { roomSizes: [3], warmupMs: 500, measureMs: 1500, window: 8 },
     }
@@ -70,7 +70,13 @@ function parameters(quick: boolean) {
         inFlightDeliveries: 3000,
         probes: 8,
       },
-      connections: { memoryLow: 1000, memoryHigh: 5000, roomSize: 10, burst: 1000, settleMs: 2000 },
+      connections: {
+        memoryLow: 1000,
+        memoryHigh: 5000,
+        roomSize: 10,
+        burst: 1000,
+        settleMs: 10000,
+      },
       crypto: { seconds: 2, rotations: 20 },
       e2e: { roomSizes: [3, 10], warmupMs: 1000, measureMs: 4000, window: 8 },
     };

@@ -12,8 +12,14 @@
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
 import { ProtocolError } from "./errors.ts";
 
-/** Size of each connection's read buffer. Small: idle connections should cost little. */
+/**
+ * Largest read buffer of a connection. Each starts at {@linkcode INITIAL_READ_BUFFER_BYTES} and
+ * doubles whenever a read fills it, so an idle session holds 1 KiB while a busy one reads in
+ * large pieces.
+ */
 export const READ_BUFFER_BYTES = 16 * 1024;
+/** Read buffer of a new connection. */
+export const INITIAL_READ_BUFFER_BYTES = 1024;
 /** Largest single write; a longer queue is written in pieces of about this size. */
 export const MAX_WRITE_BYTES = 256 * 1024;
 
@@ -81,7 +87,7 @@ export class FramedConnection {
    * kind "internal" (a bug to log), and a socket failure is kind "io".
    */
   async run(onFrame: FrameHandler): Promise<CloseCause> {
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(INITIAL_READ_BUFFER_BYTES);
     try {
       for (;;) {
         const count = await this.#conn.read(buffer);
@@ -89,6 +95,9 @@ export class FramedConnection {
         if (this.#closed) return { kind: "closed" };
         this.lastReceivedAt = performance.now();
         this.#decoder.push(buffer.subarray(0, count));
+        if (count === buffer.length && buffer.length < READ_BUFFER_BYTES) {
+          buffer = new Uint8Array(buffer.length * 2);
+        }
         for (let body = this.#decoder.next(); body; body = this.#decoder.next()) {
           try {
             const pending = onFrame(body);

@@ -30,13 +30,19 @@ export class BenchChild {
     this.status = reading.then(() => child.status);
   }
 
-  /** Starts `deno run --allow-all SCRIPT ARGS` (the script relative to bench/). */
-  static start(name: string, script: string, args: string[] = []): BenchChild {
+  /** Starts `deno run --allow-all DENO_ARGS SCRIPT ARGS` (the script relative to bench/). */
+  static start(
+    name: string,
+    script: string,
+    args: string[] = [],
+    denoArgs: string[] = [],
+  ): BenchChild {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--allow-all",
         "--quiet",
+        ...denoArgs,
         new URL(`../${script}`, import.meta.url).pathname,
         ...args,
       ],

@@ -13,17 +13,28 @@ export interface RunningServer {
   readonly kind: "openchat" | "bare" | "irc";
   readonly port: number;
   readonly pid: number;
+  /** Asks the server process for a full garbage collection (openchat with `exposeGc` only). */
+  gc?: () => Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Starts `openchat`'s server on the bench CA, in a process of its own. */
-export async function startOpenchat(pki: BenchPki): Promise<RunningServer> {
-  const child = BenchChild.start("openchat server", "procs/openchat_server.ts", [pki.dataDir]);
+export async function startOpenchat(
+  pki: BenchPki,
+  options: { exposeGc?: boolean } = {},
+): Promise<RunningServer> {
+  const child = BenchChild.start(
+    "openchat server",
+    "procs/openchat_server.ts",
+    [pki.dataDir],
+    options.exposeGc ? ["--v8-flags=--expose-gc"] : [],
+  );
   const ready = await child.next(60_000);
   return {
     kind: "openchat",
     port: ready.port as number,
     pid: child.pid,
+    gc: options.exposeGc ? async () => void await child.call({ cmd: "gc" }) : undefined,
     stop: () => child.stop(),
   };
 }

@@ -24,23 +24,34 @@ export const BENCH_LIMITS = {
   maxRoomMembers: 10_000,
 };
 
-const dataDir = Deno.args[0];
-if (!dataDir) throw new Error("usage: openchat_server.ts DATA_DIR");
-const ca = await CertificateAuthority.load(dataDir);
-const identity = await ensureServerIdentity(ca, []);
-const server = ChatServer.start({
-  hostname: "127.0.0.1",
-  port: 0,
-  caCert: ca.cert,
-  identity,
-  revocations: ca.store,
-  limits: BENCH_LIMITS,
-});
-reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
-await serveCommands((command) => {
-  if (command.cmd === "stats") return Promise.resolve({ ...server.stats() });
-  return Promise.reject(new Error(`unknown command ${JSON.stringify(command.cmd)}`));
-});
-await server.shutdown();
-ca.close();
-Deno.exit(0);
+if (import.meta.main) await main();
+async function main() {
+  const dataDir = Deno.args[0];
+  if (!dataDir) throw new Error("usage: openchat_server.ts DATA_DIR");
+  const ca = await CertificateAuthority.load(dataDir);
+  const identity = await ensureServerIdentity(ca, []);
+  const server = ChatServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    caCert: ca.cert,
+    identity,
+    revocations: ca.store,
+    limits: BENCH_LIMITS,
+  });
+  reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
+  await serveCommands((command) => {
+    if (command.cmd === "stats") return Promise.resolve({ ...server.stats() });
+    if (command.cmd === "gc") {
+      // Only when started with --v8-flags=--expose-gc (the memory measurement).
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) return Promise.reject(new Error("started without --expose-gc"));
+      gc();
+      gc();
+      return Promise.resolve({});
+    }
+    return Promise.reject(new Error(`unknown command ${JSON.stringify(command.cmd)}`));
+  });
+  await server.shutdown();
+  ca.close();
+  Deno.exit(0);
+}
