@@ -357,9 +357,23 @@ export async function privateKeyMatches(
   );
 }
 
+/** Each CA certificate's key, imported once for verifying (a server verifies with it at every set-up). */
+const caVerifyKeys = new WeakMap<x509.X509Certificate, Promise<CryptoKey | undefined>>();
+
+function caVerifyKey(ca: x509.X509Certificate): Promise<CryptoKey | undefined> {
+  let key = caVerifyKeys.get(ca);
+  if (!key) {
+    // Not a P-256 key: undefined, and the library imports it itself as it would without a cache.
+    key = ca.publicKey.export(IDENTITY_KEY_ALGORITHM, ["verify"]).catch(() => undefined);
+    caVerifyKeys.set(ca, key);
+  }
+  return key;
+}
+
 async function signedBy(cert: x509.X509Certificate, ca: x509.X509Certificate): Promise<boolean> {
   try {
-    return await cert.verify({ publicKey: ca.publicKey, signatureOnly: true });
+    const key = await caVerifyKey(ca);
+    return await cert.verify({ publicKey: key ?? ca.publicKey, signatureOnly: true });
   } catch {
     return false;
   }

@@ -23,11 +23,19 @@ export function serverProofData(clientNonce: Uint8Array, serverNonce: Uint8Array
   return concatBytes(clientNonce, serverNonce);
 }
 
+/** SHA-256 of certificates seen before, by identity: the server hashes its own at every set-up. */
+const certificateDigests = new WeakMap<Uint8Array, Promise<Uint8Array>>();
+
 /** What the client signs: both nonces, then the SHA-256 of the server certificate's DER. */
 export async function clientProofData(
   clientNonce: Uint8Array,
   serverNonce: Uint8Array,
   serverCertDer: Uint8Array,
 ): Promise<Uint8Array> {
-  return concatBytes(clientNonce, serverNonce, await sha256(serverCertDer));
+  let digest = certificateDigests.get(serverCertDer);
+  if (!digest) {
+    digest = sha256(serverCertDer);
+    certificateDigests.set(serverCertDer, digest);
+  }
+  return concatBytes(clientNonce, serverNonce, await digest);
 }
