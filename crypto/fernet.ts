@@ -53,7 +53,14 @@ export class Fernet {
    *   {@linkcode Fernet.generateKey} returns.
    * @throws {TypeError} when the key is not 32 url-safe base64-encoded bytes.
    */
-  constructor(key: string) {
+  constructor(key: string);
+  /** @internal {@linkcode Fernet.fromRawKey}'s way in, without a base64 round trip. */
+  constructor(key: RawKey);
+  constructor(key: string | RawKey) {
+    if (key instanceof RawKey) {
+      this.#keys = importKeys(key.bytes);
+      return;
+    }
     let raw: Uint8Array<ArrayBuffer>;
     try {
       raw = fromBase64Url(key);
@@ -64,12 +71,13 @@ export class Fernet {
   }
 
   /**
-   * Makes a Fernet from 32 raw key bytes, for keys that come out of a KDF.
+   * Makes a Fernet from 32 raw key bytes, for keys that come out of a KDF. The key is imported
+   * straight away (the import is under way when this returns) and `raw` is not kept.
    *
    * @throws {TypeError} when `raw` is not 32 bytes long.
    */
   static fromRawKey(raw: Uint8Array): Fernet {
-    return new Fernet(toBase64Url(checkKeyLength(raw)));
+    return new Fernet(new RawKey(checkKeyLength(raw)));
   }
 
   /** Returns a fresh random key as URL-safe base64. */
@@ -183,6 +191,11 @@ function decodeToken(token: unknown): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** Raw key bytes on their way into {@linkcode Fernet.fromRawKey}; not exported. */
+class RawKey {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 function checkKeyLength<T extends Uint8Array>(raw: T): T {
   if (raw.length !== KEY_BYTES) {
     throw new TypeError(
@@ -192,7 +205,7 @@ function checkKeyLength<T extends Uint8Array>(raw: T): T {
   return raw;
 }
 
-async function importKeys(raw: Uint8Array<ArrayBuffer>): Promise<FernetKeys> {
+async function importKeys(raw: Uint8Array): Promise<FernetKeys> {
   const [signing, encryption] = await Promise.all([
     crypto.subtle.importKey(
       "raw",

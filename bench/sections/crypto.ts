@@ -50,6 +50,9 @@ export interface CryptoResult {
   };
   seal: Rate;
   open: Rate;
+  /** Batches of 16: keys taken in order, then the 16 sealed (or verified, then opened) at once. */
+  sealBatched: Rate;
+  openBatched: Rate;
   membership: {
     roomSize: number;
     /** New chain and its key wrapped for every other member. */
@@ -66,8 +69,12 @@ function cpuMicros(): number {
   return usage.user + usage.system;
 }
 
-/** Runs `op` one at a time for `seconds`. */
-async function rate(seconds: number, op: (i: number) => Promise<unknown>): Promise<Rate> {
+/** Runs `op` one at a time for `seconds`; each call counts as `per` operations. */
+async function rate(
+  seconds: number,
+  op: (i: number) => Promise<unknown>,
+  per = 1,
+): Promise<Rate> {
   for (let i = 0; i < 200; i++) await op(i); // warm up
   const cpu0 = cpuMicros();
   const t0 = performance.now();
@@ -78,7 +85,7 @@ async function rate(seconds: number, op: (i: number) => Promise<unknown>): Promi
   }
   const wall = (performance.now() - t0) / 1000;
   const cpu = (cpuMicros() - cpu0) / 1e6;
-  return { perSec: round(count / wall), perCpuSec: round(count / cpu) };
+  return { perSec: round((count * per) / wall), perCpuSec: round((count * per) / cpu) };
 }
 
 /** Operations per second with {@linkcode PIPELINE_DEPTH} in flight at once. */
@@ -201,6 +208,40 @@ export async function runCrypto(
     return await openRoomMessage(envelope, key, "alice");
   });
 
+  // Batched: what a client could do with several messages at hand (keys still taken in order).
+  const BATCH = 16;
+  let batchChain = SendingChain.create(1).chain;
+  const sealBatched = await rate(config.seconds, async (i) => {
+    if (i % 1000 === 0) batchChain = SendingChain.create(1).chain;
+    const keys = [];
+    for (let k = 0; k < BATCH; k++) keys.push(await batchChain.nextKey());
+    await Promise.all(
+      keys.map(({ n, messageKey }) =>
+        sealRoomMessage({
+          room,
+          session,
+          epoch: 1,
+          n,
+          messageKey,
+          signingKey: signing.privateKey,
+          plain,
+        })
+      ),
+    );
+  }, BATCH);
+  let batchReceiver = new ReceivingChain(7, initialKey.slice());
+  const openBatched = await rate(config.seconds, async (i) => {
+    const start = (i * BATCH) % sealed.length;
+    if (start === 0) batchReceiver = new ReceivingChain(7, initialKey.slice());
+    const envelopes = sealed.slice(start, start + BATCH).map((p) => parseRoomMessage(p, "alice"));
+    await Promise.all(
+      envelopes.map((e) => verifyRoomMessage(e, room, session, signing.publicKey, "alice")),
+    );
+    const keys: Uint8Array[] = [];
+    for (const e of envelopes) keys.push(await batchReceiver.keyFor(e.n));
+    await Promise.all(envelopes.map((e, k) => openRoomMessage(e, keys[k]!, "alice")));
+  }, BATCH);
+
   log("crypto: a membership change in a room of 100 ...");
   const roomSize = 100;
   const own = await generateAgreementKeyPair();
@@ -252,6 +293,8 @@ export async function runCrypto(
     },
     seal,
     open,
+    sealBatched,
+    openBatched,
     membership: {
       roomSize,
       rotateAndWrapMs: round(rotateMs / config.rotations),

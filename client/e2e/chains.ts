@@ -9,8 +9,38 @@
  */
 
 import { randomBytes } from "../../crypto/bytes.ts";
-import { CHAIN_KEY_BYTES, stepChain } from "../../crypto/ratchet.ts";
+import { Fernet } from "../../crypto/fernet.ts";
+import { CHAIN_KEY_BYTES, type ChainStep, stepChain } from "../../crypto/ratchet.ts";
 import { E2EError } from "./errors.ts";
+
+/**
+ * Fernet keys already imported for message keys the chains handed out, so sealing or opening a
+ * message does not wait for an import ({@linkcode messageCipher}). Weak: an entry goes with its
+ * key bytes.
+ */
+const ciphers = new WeakMap<Uint8Array, Fernet>();
+
+/**
+ * The Fernet for a message key: the one a chain imported ahead of time when the key came from a
+ * chain, else a fresh import. The key bytes must not change after the chain handed them out.
+ */
+export function messageCipher(messageKey: Uint8Array): Fernet {
+  return ciphers.get(messageKey) ?? Fernet.fromRawKey(messageKey);
+}
+
+/**
+ * Steps `chainKey` ahead of need: the next message key and its Fernet import are ready by the
+ * time the message is. This holds nothing the chain key does not already give, so it costs no
+ * forward secrecy; used steps are still forgotten as before.
+ */
+function prefetch(chainKey: Uint8Array): Promise<ChainStep> {
+  const step = stepChain(chainKey).then((step) => {
+    ciphers.set(step.messageKey, Fernet.fromRawKey(step.messageKey));
+    return step;
+  });
+  step.catch(() => {}); // awaited (and so reported) by whoever takes the step
+  return step;
+}
 
 /** Most message keys a receiving chain holds for messages skipped over. */
 export const MAX_SKIPPED_KEYS = 256;
@@ -22,12 +52,14 @@ export const ROTATE_AFTER_MS = 3_600_000;
 /** The chain this session sends with in one room. */
 export class SendingChain {
   #chainKey: Uint8Array<ArrayBuffer>;
+  #ahead: Promise<ChainStep>;
   #next = 0;
   /** Monotonic time the chain was made. */
   readonly createdAt = performance.now();
 
   private constructor(readonly epoch: number, chainKey: Uint8Array<ArrayBuffer>) {
     this.#chainKey = chainKey;
+    this.#ahead = prefetch(chainKey);
   }
 
   /**
@@ -53,8 +85,9 @@ export class SendingChain {
   /** The key for the next message, and its number. The step is forgotten once taken. */
   async nextKey(): Promise<{ n: number; messageKey: Uint8Array<ArrayBuffer> }> {
     const n = this.#next;
-    const { messageKey, nextChainKey } = await stepChain(this.#chainKey);
+    const { messageKey, nextChainKey } = await this.#ahead;
     this.#chainKey = nextChainKey;
+    this.#ahead = prefetch(nextChainKey);
     this.#next = n + 1;
     return { n, messageKey };
   }
@@ -63,12 +96,15 @@ export class SendingChain {
 /** Another member's chain in one room and epoch, as this session received it. */
 export class ReceivingChain {
   #chainKey: Uint8Array<ArrayBuffer>;
+  /** Step `#next` of the chain, derived ahead of need. */
+  #ahead: Promise<ChainStep>;
   #next = 0;
   readonly #skipped = new Map<number, Uint8Array<ArrayBuffer>>();
 
   constructor(readonly epoch: number, chainKey: Uint8Array<ArrayBuffer>) {
     if (chainKey.length !== CHAIN_KEY_BYTES) throw new RangeError("Chain key must be 32 bytes");
     this.#chainKey = chainKey;
+    this.#ahead = prefetch(chainKey);
   }
 
   /** The next step this chain has not derived yet. */
@@ -103,8 +139,9 @@ export class ReceivingChain {
     }
     let key: Uint8Array<ArrayBuffer> | undefined;
     while (this.#next <= n) {
-      const step = await stepChain(this.#chainKey);
+      const step = await this.#ahead;
       this.#chainKey = step.nextChainKey;
+      this.#ahead = this.#next < n ? stepChain(step.nextChainKey) : prefetch(step.nextChainKey);
       if (this.#next === n) key = step.messageKey;
       else this.#remember(this.#next, step.messageKey);
       this.#next += 1;

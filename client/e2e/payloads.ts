@@ -19,6 +19,7 @@ import { concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from "../../c
 import { Fernet, InvalidToken } from "../../crypto/fernet.ts";
 import { CHAIN_KEY_BYTES } from "../../crypto/ratchet.ts";
 import { signLabelled, verifyLabelled } from "../../crypto/sign.ts";
+import { messageCipher } from "./chains.ts";
 import { E2EError } from "./errors.ts";
 
 /** Label of room message signatures. */
@@ -99,7 +100,7 @@ export async function sealRoomMessage(options: {
   signingKey: CryptoKey;
   plain: Plaintext;
 }): Promise<string> {
-  const token = await Fernet.fromRawKey(options.messageKey).encrypt(encodePlaintext(options.plain));
+  const token = await messageCipher(options.messageKey).encrypt(encodePlaintext(options.plain));
   const signature = await signLabelled(
     options.signingKey,
     ROOM_MESSAGE_LABEL,
@@ -168,7 +169,7 @@ export async function openRoomMessage(
 ): Promise<Plaintext> {
   let bytes: Uint8Array;
   try {
-    bytes = await Fernet.fromRawKey(messageKey).decrypt(envelope.token);
+    bytes = await messageCipher(messageKey).decrypt(envelope.token);
   } catch (error) {
     if (error instanceof InvalidToken) {
       throw new E2EError("undecryptable", `A message from ${from} could not be decrypted`);
