@@ -60,6 +60,8 @@ export const MAX_SEEN_DIRECT = 4096;
 export const MAX_HELD_DIRECT = 50;
 /** Most members a (multi-frame) `joined` answer may list; a server sending more is cut off there. */
 export const MAX_JOINED_MEMBERS = 100_000;
+/** Times a room message is sealed again because membership changed on its way, before giving up. */
+export const MAX_RESEALS = 10;
 /** Share of the server's rate the client uses for messages, leaving room for key frames. */
 const PACE_SHARE = 0.8;
 /** Key items per `keys` frame: each is ~220 bytes, so this stays far inside a frame. */
@@ -100,7 +102,7 @@ interface OutgoingBase {
   queuedAt: number;
 }
 type Outgoing =
-  | (OutgoingBase & { kind: "room"; room: string })
+  | (OutgoingBase & { kind: "room"; room: string; resealed?: number })
   | (OutgoingBase & { kind: "dm"; to: string; retried?: boolean });
 
 /** Everything that belongs to one connection and dies with it. */
@@ -447,7 +449,7 @@ export class ChatClient {
           break;
         }
         connection.joining.delete(message.room);
-        await this.#joined(connection, message.room, members);
+        await this.#joined(connection, message.room, message.version, members);
         break;
       }
       case "left":
@@ -520,6 +522,14 @@ export class ChatClient {
       const entry = this.#inflight.get(message.id);
       if (entry) {
         this.#inflight.delete(message.id);
+        if (
+          message.code === "membership_changed" && entry.kind === "room" &&
+          (entry.resealed ?? 0) < MAX_RESEALS
+        ) {
+          // Someone joined or left while it was on its way: seal it again, for the members now.
+          this.#outbox.unshift({ ...entry, resealed: (entry.resealed ?? 0) + 1 });
+          return;
+        }
         if (message.code === "stale_session" && entry.kind === "dm" && !entry.retried) {
           const stale = connection.peers.sessionOf(entry.to);
           if (stale) connection.peers.forget(stale);
@@ -548,10 +558,16 @@ export class ChatClient {
 
   // ---- rooms and keys ------------------------------------------------------------------
 
-  async #joined(connection: Connection, room: string, members: MemberInfo[]): Promise<void> {
+  async #joined(
+    connection: Connection,
+    room: string,
+    version: number,
+    members: MemberInfo[],
+  ): Promise<void> {
     const state = this.#rooms.get(room);
     if (!state) return; // left again before the server answered
     state.joined = true;
+    state.version = version;
     for (const member of members) {
       state.members.set(member.session, {
         user: member.user,
@@ -570,6 +586,7 @@ export class ChatClient {
   ): Promise<void> {
     const state = this.#rooms.get(message.room);
     if (!state?.joined) return;
+    state.version = message.version;
     if (message.event === "join") {
       state.members.set(message.session, {
         user: message.user,
@@ -928,7 +945,13 @@ export class ChatClient {
     });
     messageKey.fill(0);
     this.#inflight.set(entry.id, entry);
-    connection.link.send({ type: "msg", id: entry.id, room: entry.room, payload });
+    connection.link.send({
+      type: "msg",
+      id: entry.id,
+      room: entry.room,
+      payload,
+      version: state.version,
+    });
     return true;
   }
 

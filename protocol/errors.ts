@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   too_many_rooms: "Already in the maximum number of rooms",
   no_such_user: "That user is not online",
   stale_session: "That user's session changed; look them up again",
+  membership_changed: "The room's membership changed since this message was sealed; seal it again",
   // Endings
   replaced: "The same user logged in again elsewhere; this session was replaced",
   server_shutdown: "The server is shutting down",

@@ -63,7 +63,12 @@ export type ClientMessage =
   | { type: "rooms" }
   | { type: "who"; room: string }
   | { type: "keys"; room: string; items: KeyItem[] }
-  | { type: "msg"; id: string; room: string; payload: string }
+  /**
+   * A room message. With `version`, the server relays it only if the room's membership is still
+   * the one the sender sealed it for (see `joined` and `presence`), else refuses it with
+   * `membership_changed`, so no member receives a message that was not sealed for them.
+   */
+  | { type: "msg"; id: string; room: string; payload: string; version?: number }
   | { type: "dm"; id: string; to: string; session: string; payload: string }
   | { type: "lookup"; id: string; user: string }
   | { type: "ping" }
@@ -93,7 +98,7 @@ export type ServerMessage =
    * The answer to `join`: the other members. A room whose list does not fit in one frame is
    * answered with several `joined` frames, all but the last marked `more: true`.
    */
-  | { type: "joined"; room: string; members: MemberInfo[]; more?: boolean }
+  | { type: "joined"; room: string; members: MemberInfo[]; version: number; more?: boolean }
   | { type: "left"; room: string }
   | {
     type: "presence";
@@ -101,6 +106,8 @@ export type ServerMessage =
     event: "join" | "leave";
     user: string;
     session: string;
+    /** The room's membership version after this change. */
+    version: number;
     announce?: string;
     reason?: string;
   }
@@ -189,13 +196,18 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
           payload: payloadField(item, "payload", MAX_KEY_PAYLOAD_CHARS),
         })),
       };
-    case "msg":
-      return {
+    case "msg": {
+      const message: ClientMessage = {
         type: "msg",
         id: idField(f),
         room: roomField(f),
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
       };
+      if (f.version !== undefined) {
+        message.version = intField(f, "version", 0, Number.MAX_SAFE_INTEGER);
+      }
+      return message;
+    }
     case "dm":
       return {
         type: "dm",
@@ -265,6 +277,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         type: "joined",
         room: roomField(f),
         members: arrayField(f, "members", MAX_LISTED_MEMBERS, member),
+        version: intField(f, "version", 0, Number.MAX_SAFE_INTEGER),
       };
       if (f.more !== undefined) message.more = boolField(f, "more");
       return message;
@@ -282,6 +295,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         event,
         user: userField(f),
         session: session(f),
+        version: intField(f, "version", 0, Number.MAX_SAFE_INTEGER),
       };
       if (event === "join") message.announce = announce(f);
       if (f.reason !== undefined) message.reason = textField(f, "reason", 200);

@@ -45,7 +45,7 @@ const SAMPLES: Record<string, unknown>[] = [
     limits: { maxFrameBytes: 1, ratePerSecond: 1, rateBurst: 1, idleTimeoutMs: 1 },
   },
   { type: "error", code: "bad_field", message: "m", fatal: true, id: "x" },
-  { type: "joined", room: "lobby", members: [{ user: "bob", session: S, announce: "a" }] },
+  { type: "joined", room: "lobby", members: [{ user: "bob", session: S, announce: "a" }], version: 3 },
   { type: "left", room: "lobby" },
   {
     type: "presence",
@@ -53,6 +53,7 @@ const SAMPLES: Record<string, unknown>[] = [
     event: "join",
     user: "bob",
     session: S,
+    version: 4,
     announce: "a",
     reason: "r",
   },

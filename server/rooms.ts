@@ -12,6 +12,11 @@ import type { Session } from "./session.ts";
 /** A room and its members by session id. */
 export class Room {
   readonly members = new Map<string, Session>();
+  /**
+   * Changes on every join and leave. Clients seal each message for the membership of one
+   * version; the server relays it only while that version is current.
+   */
+  version = 0;
   constructor(readonly name: string) {}
 
   /** Sends one encoded frame to every member but `except`; returns how many it went to. */
@@ -61,6 +66,7 @@ export class RoomRegistry {
       room = new Room(name);
       this.#rooms.set(name, room);
     }
+    room.version += 1;
     room.broadcast(
       encodeFrame({
         type: "presence",
@@ -68,6 +74,7 @@ export class RoomRegistry {
         event: "join",
         user: session.user,
         session: session.id,
+        version: room.version,
         announce: session.announce!,
       }),
     );
@@ -80,6 +87,7 @@ export class RoomRegistry {
   leave(session: Session, room: Room, reason?: string): void {
     if (!room.members.delete(session.id)) return;
     session.rooms.delete(room);
+    room.version += 1;
     if (room.members.size === 0) {
       this.#rooms.delete(room.name);
       return;
@@ -91,6 +99,7 @@ export class RoomRegistry {
         event: "leave",
         user: session.user,
         session: session.id,
+        version: room.version,
         ...(reason ? { reason } : {}),
       }),
     );

@@ -10,7 +10,7 @@
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
 import { type ClientMessage, MAX_LISTED_MEMBERS, type MemberInfo } from "../protocol/messages.ts";
-import type { RoomRegistry } from "./rooms.ts";
+import type { Room, RoomRegistry } from "./rooms.ts";
 import type { Session } from "./session.ts";
 
 /** What routing needs from the server. */
@@ -92,22 +92,17 @@ export function route(context: RouterContext, session: Session, message: ClientM
           `${ERROR_CODES[room]}: ${message.room}`,
         );
       }
-      for (const frame of joinedFrames(room.name, context.rooms.membersOf(room, session))) {
+      for (
+        const frame of joinedFrames(room.name, room.version, context.rooms.membersOf(room, session))
+      ) {
         session.sendFrame(frame);
       }
       return;
     }
 
     case "leave": {
-      const room = context.rooms.get(message.room);
-      if (!room?.members.has(session.id)) {
-        return refuse(
-          session,
-          "not_in_room",
-          { room: message.room },
-          `Not a member of ${message.room}`,
-        );
-      }
+      const room = memberRoom(context, session, message.room);
+      if (!room) return;
       context.rooms.leave(session, room);
       session.send({ type: "left", room: message.room });
       return;
@@ -129,15 +124,8 @@ export function route(context: RouterContext, session: Session, message: ClientM
     }
 
     case "keys": {
-      const room = context.rooms.get(message.room);
-      if (!room?.members.has(session.id)) {
-        return refuse(
-          session,
-          "not_in_room",
-          { room: message.room },
-          `Not a member of ${message.room}`,
-        );
-      }
+      const room = memberRoom(context, session, message.room);
+      if (!room) return;
       for (const item of message.items) {
         const target = room.members.get(item.to);
         if (!target || target === session) continue;
@@ -153,14 +141,12 @@ export function route(context: RouterContext, session: Session, message: ClientM
     }
 
     case "msg": {
-      const room = context.rooms.get(message.room);
-      if (!room?.members.has(session.id)) {
-        return refuse(
-          session,
-          "not_in_room",
-          { id: message.id, room: message.room },
-          `Not a member of ${message.room}`,
-        );
+      const room = memberRoom(context, session, message.room, message.id);
+      if (!room) return;
+      if (message.version !== undefined && message.version !== room.version) {
+        // Sealed for a membership that has changed since: relaying it would hand a newcomer a
+        // message they have no key for (or a leaver one that was not meant for them).
+        return refuse(session, "membership_changed", { id: message.id, room: room.name });
       }
       const frame = encodeFrame({
         type: "msg",
@@ -223,6 +209,19 @@ export function route(context: RouterContext, session: Session, message: ClientM
   }
 }
 
+/** The room `name` if `session` is a member; otherwise refuses with `not_in_room` (naming `id`). */
+function memberRoom(
+  context: RouterContext,
+  session: Session,
+  name: string,
+  id?: string,
+): Room | undefined {
+  const room = context.rooms.get(name);
+  if (room?.members.has(session.id)) return room;
+  refuse(session, "not_in_room", { ...(id ? { id } : {}), room: name }, `Not a member of ${name}`);
+  return undefined;
+}
+
 /** Room for the frame's own fields (type, room name, `more`) beside the member list. */
 const JOINED_OVERHEAD_BYTES = 256;
 
@@ -231,7 +230,7 @@ const JOINED_OVERHEAD_BYTES = 256;
  * within {@linkcode MAX_FRAME_BYTES} and {@linkcode MAX_LISTED_MEMBERS}; all but the last say
  * `more: true`. A room of a hundred members with real announcements needs two or more.
  */
-export function joinedFrames(room: string, members: MemberInfo[]): Uint8Array[] {
+export function joinedFrames(room: string, version: number, members: MemberInfo[]): Uint8Array[] {
   const frames: Uint8Array[] = [];
   const budget = MAX_FRAME_BYTES - FRAME_HEADER_BYTES - JOINED_OVERHEAD_BYTES;
   let start = 0;
@@ -251,6 +250,7 @@ export function joinedFrames(room: string, members: MemberInfo[]): Uint8Array[] 
       type: "joined",
       room,
       members: members.slice(start, i),
+      version,
       ...(more ? { more: true } : {}),
     }));
     start = i;

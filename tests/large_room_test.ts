@@ -15,7 +15,7 @@ Deno.test("joinedFrames() splits a long member list into frames that fit, all bu
     session: "s".repeat(22),
     announce: ANNOUNCEMENT,
   }));
-  const frames = joinedFrames("lobby", members);
+  const frames = joinedFrames("lobby", 7, members);
   assertEquals(frames.length > 3, true);
   const decoded = frames.map((frame) => {
     assertEquals(frame.length <= MAX_FRAME_BYTES + 4, true);
@@ -26,7 +26,7 @@ Deno.test("joinedFrames() splits a long member list into frames that fit, all bu
     false,
   ]);
   assertEquals(decoded.flatMap((m) => m.type === "joined" ? m.members : []), members);
-  assertEquals(joinedFrames("lobby", []).length, 1);
+  assertEquals(joinedFrames("lobby", 7, []).length, 1);
 });
 
 Deno.test("joining a room of 120 members with real-sized announcements lists every member", async () => {

@@ -49,6 +49,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
       event: "join",
       user: "bob",
       session: bobWelcome.session,
+      version: 2,
       announce: "bob-keys",
     });
 
@@ -122,6 +123,49 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     assertEquals([notIn.code, notIn.fatal], ["not_in_room", false]);
     alice.close();
     bob.close();
+  });
+});
+
+Deno.test("a message sealed for an older membership is refused; the current version is relayed", async () => {
+  await withServer({}, async (fx) => {
+    const alice = await RawClient.connect(fx.port, fx.caPem);
+    await alice.authenticate(fx.caPem, await fx.issue("alice"));
+    await alice.send({ type: "announce", payload: "a" });
+    await alice.send({ type: "join", room: "lobby" });
+    const joined = await alice.next("joined");
+    assertEquals(joined.version, 1);
+    const bob = await joinedClient(fx.port, fx.caPem, await fx.issue("bob"));
+    const presence = await alice.next("presence");
+    assertEquals(presence.version, 2);
+    // Alice has not caught up with bob's join: her message was sealed for version 1.
+    await alice.send({
+      type: "msg",
+      id: "old",
+      room: "lobby",
+      payload: "sealed-for-alice-only",
+      version: 1,
+    });
+    const refused = await alice.next("error", (m) => m.id === "old");
+    assertEquals([refused.code, refused.fatal, refused.room], [
+      "membership_changed",
+      false,
+      "lobby",
+    ]);
+    await alice.send({
+      type: "msg",
+      id: "new",
+      room: "lobby",
+      payload: "sealed-for-both",
+      version: 2,
+    });
+    assertEquals((await alice.next("ack", (m) => m.id === "new")).recipients, 1);
+    assertEquals((await bob.next("msg")).payload, "sealed-for-both");
+    assert(!bob.received.some((m) => m.type === "msg" && m.payload === "sealed-for-alice-only"));
+    // Leaving changes the version too.
+    bob.close();
+    const left = await alice.next("presence", (m) => m.event === "leave");
+    assertEquals(left.version, 3);
+    alice.close();
   });
 });
 

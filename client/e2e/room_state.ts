@@ -28,6 +28,8 @@ export class RoomState {
   readonly #received = new Map<string, ReceivingChain[]>();
   sending: SendingChain | undefined;
   joined = false;
+  /** The server's membership version this state matches; sent with each message. */
+  version = 0;
   #epoch = 0;
   /** The member list last reported, so an unchanged list is not reported twice. */
   lastReported = "";
