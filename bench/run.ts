@@ -247,10 +247,12 @@ export function report(results: {
       "bare p50/p99",
       "IRC p50/p99",
       "CPU µs ours/bare/IRC",
+      "bare on Deno.listenTls: /s, p50/p99",
     ]];
     for (const n of fanout.config.sizes) {
       const o = fanoutOf(fanout, "openchat", n);
       const b = fanoutOf(fanout, "bare", n);
+      const d = fanoutOf(fanout, "bare_deno", n);
       const i = fanoutOf(fanout, "irc", n);
       const lat = (f?: FanoutFigure) => f ? `${fmt(f.half.p50Ms, 1)}/${fmt(f.half.p99Ms, 1)}` : "-";
       rows.push([
@@ -264,6 +266,7 @@ export function report(results: {
         lat(b),
         lat(i),
         [o, b, i].map((f) => fmt(f?.serverCpuUsPerDelivery, 2)).join("/"),
+        d ? `${fmt(d.deliveriesPerSec)}, ${lat(d)}` : "-",
       ]);
     }
     out.push(table(rows));

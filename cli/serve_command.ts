@@ -67,7 +67,7 @@ export function serveCommand() {
       }
       let server: ChatServer;
       try {
-        server = ChatServer.start({
+        server = await ChatServer.start({
           hostname: options.host,
           port: options.port,
           caCert: ca.cert,

@@ -91,11 +91,7 @@ export class ServerLink {
     let tls: Deno.TlsConn;
     try {
       tls = await withTimeout(
-        Deno.connectTls({
-          hostname: endpoint.host,
-          port: endpoint.port,
-          caCerts: [identity.caPem],
-        }),
+        connectTls(endpoint, identity.caPem),
         CLIENT_SETUP_TIMEOUT_MS,
         "connect",
       );
@@ -240,6 +236,21 @@ export class ServerLink {
       );
     }
     return welcome;
+  }
+}
+
+/**
+ * TCP first, so Nagle's algorithm can be turned off (a chat message should leave at once, not
+ * wait for the previous one's acknowledgement), then TLS over it, trusting the identity's CA.
+ */
+async function connectTls(endpoint: Endpoint, caPem: string): Promise<Deno.TlsConn> {
+  const tcp = await Deno.connect({ hostname: endpoint.host, port: endpoint.port });
+  try {
+    tcp.setNoDelay(true);
+    return await Deno.startTls(tcp, { hostname: endpoint.host, caCerts: [caPem] });
+  } catch (error) {
+    tcp.close();
+    throw error;
   }
 }
 

@@ -45,7 +45,12 @@ const SAMPLES: Record<string, unknown>[] = [
     limits: { maxFrameBytes: 1, ratePerSecond: 1, rateBurst: 1, idleTimeoutMs: 1 },
   },
   { type: "error", code: "bad_field", message: "m", fatal: true, id: "x" },
-  { type: "joined", room: "lobby", members: [{ user: "bob", session: S, announce: "a" }], version: 3 },
+  {
+    type: "joined",
+    room: "lobby",
+    members: [{ user: "bob", session: S, announce: "a" }],
+    version: 3,
+  },
   { type: "left", room: "lobby" },
   {
     type: "presence",

@@ -42,9 +42,22 @@ export interface FramedConnectionOptions {
   maxOutboundBytes?: number;
 }
 
+/**
+ * The little a framed connection needs from a socket. `Deno.Conn` (client side) has it, and so
+ * does the server's wrapper around Node's TLS sockets (`server/tls_listener.ts`).
+ */
+export interface ByteStream {
+  readonly remoteAddr: Deno.Addr;
+  /** Reads into `buffer`; resolves with the count, or null at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`; resolves with how many were taken. */
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
 /** A connection that speaks length-prefixed frames. */
 export class FramedConnection {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteStream;
   readonly #decoder: FrameDecoder;
   readonly #maxOutboundBytes: number;
   #queue: Uint8Array[] = [];
@@ -56,7 +69,7 @@ export class FramedConnection {
   /** Monotonic time (ms) the last bytes arrived from the peer. */
   lastReceivedAt = performance.now();
 
-  constructor(conn: Deno.Conn, options: FramedConnectionOptions = {}) {
+  constructor(conn: ByteStream, options: FramedConnectionOptions = {}) {
     this.#conn = conn;
     this.#decoder = new FrameDecoder(options.maxFrameBytes ?? MAX_FRAME_BYTES);
     this.#maxOutboundBytes = options.maxOutboundBytes ?? Infinity;

@@ -12,7 +12,8 @@ import type { VerifiedCertificate, X509Certificate } from "../crypto/x509.ts";
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame } from "../protocol/framing.ts";
 import { type ClientMessage, decodeClientMessage, SESSION_ID_BYTES } from "../protocol/messages.ts";
-import { type CloseCause, FramedConnection } from "../protocol/transport.ts";
+import { type ByteStream, type CloseCause, FramedConnection } from "../protocol/transport.ts";
+import { TlsListener } from "./tls_listener.ts";
 import { CertificateCache } from "../crypto/certificate_cache.ts";
 import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -52,7 +53,7 @@ export interface ServerStats {
 export class ChatServer implements RouterContext {
   readonly limits: ServerLimits;
   readonly rooms: RoomRegistry;
-  readonly #listener: Deno.TlsListener;
+  readonly #listener: TlsListener;
   readonly #log: Logger;
   readonly #setupContext: SetupContext;
   readonly #revocations: RevocationSource;
@@ -64,7 +65,7 @@ export class ChatServer implements RouterContext {
   #revocationVersion: number;
   #stopping = false;
 
-  private constructor(options: ChatServerOptions) {
+  private constructor(options: ChatServerOptions, listener: TlsListener) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
     this.#revocations = options.revocations;
@@ -78,17 +79,24 @@ export class ChatServer implements RouterContext {
       verifyClientCertificate: (der: Uint8Array, now: Date): Promise<VerifiedCertificate> =>
         cache.verify(der, now),
     };
-    this.#listener = Deno.listenTls({
-      hostname: options.hostname,
-      port: options.port,
-      cert: options.identity.certPem,
-      key: options.identity.keyPem,
-    });
+    this.#listener = listener;
   }
 
-  /** Starts listening and serving. */
-  static start(options: ChatServerOptions): ChatServer {
-    const server = new ChatServer(options);
+  /**
+   * Starts listening and serving.
+   *
+   * @throws {Error} when the address cannot be bound.
+   */
+  static async start(options: ChatServerOptions): Promise<ChatServer> {
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const listener = await TlsListener.listen({
+      hostname: options.hostname,
+      port: options.port,
+      certPem: options.identity.certPem,
+      keyPem: options.identity.keyPem,
+      handshakeTimeoutMs: limits.authTimeoutMs,
+    });
+    const server = new ChatServer(options, listener);
     server.#startTimers();
     void server.#acceptLoop();
     server.#log.log("info", "listening", { addr: server.address });
@@ -178,15 +186,8 @@ export class ChatServer implements RouterContext {
 
   async #acceptLoop(): Promise<void> {
     while (!this.#stopping) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
-        this.#log.log("error", "accept_failed", { error: (error as Error).message });
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
+      const conn = await this.#listener.accept();
+      if (!conn) return;
       const handler = this.#handle(conn).catch((error) => {
         this.#log.log("error", "internal_error", { error: String(error?.stack ?? error) });
       });
@@ -195,7 +196,7 @@ export class ChatServer implements RouterContext {
     }
   }
 
-  async #handle(tls: Deno.TlsConn): Promise<void> {
+  async #handle(tls: ByteStream): Promise<void> {
     const conn = new FramedConnection(tls, {
       maxFrameBytes: this.limits.maxFrameBytes,
       maxOutboundBytes: this.limits.maxOutboundBytes,

@@ -12,17 +12,21 @@ import type { RunningServer } from "./servers.ts";
 export class LoadGroup {
   readonly #children: BenchChild[];
 
-  private constructor(children: BenchChild[]) {
+  private constructor(children: BenchChild[], private readonly firstProcId: number) {
     this.#children = children;
   }
 
-  /** Starts `count` load generator processes. */
-  static start(count: number): LoadGroup {
+  /**
+   * Starts `count` load generator processes, numbered from `firstProcId` (numbers mark whose
+   * payloads are whose, so two groups on one server need different ranges).
+   */
+  static start(count: number, firstProcId = 1): LoadGroup {
     return new LoadGroup(
       Array.from(
         { length: count },
-        (_, i) => BenchChild.start(`load generator ${i + 1}`, "procs/loadgen.ts"),
+        (_, i) => BenchChild.start(`load generator ${firstProcId + i}`, "procs/loadgen.ts"),
       ),
+      firstProcId,
     );
   }
 
@@ -48,10 +52,11 @@ export class LoadGroup {
       const b = from + Math.floor(((i + 1) * count) / this.#children.length);
       return child.call({
         cmd: "setup",
-        kind: server.kind,
+        // The clients of both bare relays speak the same bare framing.
+        kind: server.kind === "bare_deno" ? "bare" : server.kind,
         port: server.port,
         usersFile,
-        procId: i + 1,
+        procId: this.firstProcId + i,
         from: a,
         to: b,
         ...options,

@@ -10,7 +10,7 @@ import type { BenchPki } from "./pki.ts";
 
 /** A server under test. */
 export interface RunningServer {
-  readonly kind: "openchat" | "bare" | "irc";
+  readonly kind: "openchat" | "bare" | "bare_deno" | "irc";
   readonly port: number;
   readonly pid: number;
   /** Asks the server process for a full garbage collection (openchat with `exposeGc` only). */
@@ -39,12 +39,25 @@ export async function startOpenchat(
   };
 }
 
-/** Starts the bare relay with the bench server certificate. */
-export async function startBare(pki: BenchPki): Promise<RunningServer> {
-  const child = BenchChild.start("bare relay", "procs/bare_relay.ts", [
-    pki.serverCertFile,
-    pki.serverKeyFile,
-  ]);
+/**
+ * Starts the bare relay with the bench server certificate: on openchat's own TLS listener, or
+ * with `denoTls` on `Deno.listenTls`.
+ */
+export async function startBare(pki: BenchPki, denoTls = false): Promise<RunningServer> {
+  const child = BenchChild.start(
+    denoTls ? "bare relay (Deno.listenTls)" : "bare relay",
+    "procs/bare_relay.ts",
+    [
+      pki.serverCertFile,
+      pki.serverKeyFile,
+      ...(denoTls ? ["--deno-tls"] : []),
+    ],
+  );
   const ready = await child.next(60_000);
-  return { kind: "bare", port: ready.port as number, pid: child.pid, stop: () => child.stop() };
+  return {
+    kind: denoTls ? "bare_deno" : "bare",
+    port: ready.port as number,
+    pid: child.pid,
+    stop: () => child.stop(),
+  };
 }

@@ -30,7 +30,7 @@ async function main() {
   if (!dataDir) throw new Error("usage: openchat_server.ts DATA_DIR");
   const ca = await CertificateAuthority.load(dataDir);
   const identity = await ensureServerIdentity(ca, []);
-  const server = ChatServer.start({
+  const server = await ChatServer.start({
     hostname: "127.0.0.1",
     port: 0,
     caCert: ca.cert,

@@ -70,7 +70,7 @@ export async function startServer(limits: Partial<ServerLimits> = {}): Promise<S
   const logger: Logger = {
     log: (level, event, fields = {}) => logs.push({ level, event, fields }),
   };
-  const server = ChatServer.start({
+  const server = await ChatServer.start({
     hostname: "127.0.0.1",
     port: 0,
     caCert: ca.cert,

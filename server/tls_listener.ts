@@ -1,0 +1,189 @@
+/**
+ * The server's TLS listener. It is Node's `tls` server (Deno's `node:tls`) rather than
+ * `Deno.listenTls` for one reason: `Deno.listenTls` gives no way to set `TCP_NODELAY` on the
+ * accepted sockets, and without it Nagle's algorithm holds a small frame back until the previous
+ * one is acknowledged, which the receiver may delay by up to 40 ms: every relayed chat message
+ * would wait for it. Node's sockets can turn Nagle off. Each accepted socket is wrapped as the
+ * small byte-stream interface `protocol/transport.ts` reads and writes.
+ *
+ * @module
+ */
+
+import tls from "node:tls";
+import type { ByteStream } from "../protocol/transport.ts";
+
+/** Bytes read from a socket and not yet taken before it is paused (back-pressure). */
+const PAUSE_ABOVE_BYTES = 256 * 1024;
+
+/** Options of {@linkcode listenTls}. */
+export interface TlsListenOptions {
+  hostname: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+  /** TLS handshakes taking longer than this are dropped. */
+  handshakeTimeoutMs: number;
+}
+
+/** A listening TLS server handing out accepted connections one at a time. */
+export class TlsListener {
+  readonly #server: tls.Server;
+  readonly #accepted: ByteStream[] = [];
+  #waiter: ((stream: ByteStream | null) => void) | undefined;
+  #closed = false;
+
+  private constructor(server: tls.Server) {
+    this.#server = server;
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      const stream = new NodeTlsStream(socket);
+      if (this.#waiter) {
+        const waiter = this.#waiter;
+        this.#waiter = undefined;
+        waiter(stream);
+      } else this.#accepted.push(stream);
+    });
+    // A failed handshake concerns only that client; it never reaches the chat server.
+    server.on("tlsClientError", () => {});
+  }
+
+  /**
+   * Listens on `hostname:port`.
+   *
+   * @throws {Error} when the address cannot be bound (in use, not local, no permission).
+   */
+  static listen(options: TlsListenOptions): Promise<TlsListener> {
+    const server = tls.createServer({
+      cert: options.certPem,
+      key: options.keyPem,
+      handshakeTimeout: options.handshakeTimeoutMs,
+      minVersion: "TLSv1.2",
+    });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.hostname, () => {
+        server.off("error", reject);
+        resolve(new TlsListener(server));
+      });
+    });
+  }
+
+  /** The bound address (with the real port when 0 was asked for). */
+  get addr(): Deno.NetAddr {
+    const address = this.#server.address() as { address: string; port: number };
+    return { transport: "tcp", hostname: address.address, port: address.port };
+  }
+
+  /** The next accepted connection, or null once the listener is closed. */
+  accept(): Promise<ByteStream | null> {
+    const ready = this.#accepted.shift();
+    if (ready) return Promise.resolve(ready);
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiter = resolve);
+  }
+
+  /** Stops accepting; connections already accepted stay open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    this.#waiter?.(null);
+    this.#waiter = undefined;
+  }
+}
+
+/** One accepted TLS socket, as a byte stream with read, write and close. */
+class NodeTlsStream implements ByteStream {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly #socket: tls.TLSSocket;
+  readonly #chunks: Uint8Array[] = [];
+  #offset = 0;
+  #buffered = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: tls.TLSSocket) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    this.remoteAddr = {
+      transport: "tcp",
+      hostname: socket.remoteAddress ?? "unknown",
+      port: socket.remotePort ?? 0,
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered > PAUSE_ABOVE_BYTES) socket.pause();
+      this.#notify();
+    });
+    const ended = () => {
+      this.#ended = true;
+      this.#notify();
+    };
+    socket.on("end", ended);
+    socket.on("close", ended);
+    socket.on("error", (error: Error) => {
+      this.#error = error;
+      this.#notify();
+    });
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#buffered === 0) {
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    let copied = 0;
+    while (copied < buffer.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.length - this.#offset, buffer.length - copied);
+      buffer.set(chunk.subarray(this.#offset, this.#offset + take), copied);
+      copied += take;
+      this.#offset += take;
+      if (this.#offset === chunk.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    }
+    this.#buffered -= copied;
+    if (this.#buffered <= PAUSE_ABOVE_BYTES / 2 && this.#socket.isPaused()) this.#socket.resume();
+    return copied;
+  }
+
+  /**
+   * Hands `bytes` to the socket. While the socket's own buffer is below its high-water mark
+   * (16 KiB) this resolves at once, and Node gathers such writes into few system calls; past it,
+   * it resolves on `drain`, so unsent data keeps waiting in the caller's bounded queue, where the
+   * slow-reader limit sees it. Waiting for every write's callback instead costs about six times
+   * the CPU per write here.
+   */
+  write(bytes: Uint8Array): Promise<number> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.reject(new Deno.errors.BrokenPipe("connection closed"));
+    if (this.#socket.write(bytes)) return Promise.resolve(bytes.length);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.#socket.off("drain", done);
+        this.#socket.off("close", done);
+        if (this.#ended || this.#error) {
+          reject(this.#error ?? new Deno.errors.BrokenPipe("connection closed"));
+        } else resolve(bytes.length);
+      };
+      this.#socket.on("drain", done);
+      this.#socket.on("close", done);
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+    this.#ended = true;
+    this.#notify();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
