@@ -95,6 +95,7 @@ export class ChatServer implements RouterContext {
       certPem: options.identity.certPem,
       keyPem: options.identity.keyPem,
       handshakeTimeoutMs: limits.authTimeoutMs,
+      maxConnections: limits.maxSessions + limits.maxPendingSetups,
     });
     const server = new ChatServer(options, listener);
     server.#startTimers();

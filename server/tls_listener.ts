@@ -23,6 +23,8 @@ export interface TlsListenOptions {
   keyPem: string;
   /** TLS handshakes taking longer than this are dropped. */
   handshakeTimeoutMs: number;
+  /** Open sockets (in TLS handshake or past it) beyond which new ones are closed at once. */
+  maxConnections?: number;
 }
 
 /** A listening TLS server handing out accepted connections one at a time. */
@@ -32,9 +34,25 @@ export class TlsListener {
   #waiter: ((stream: ByteStream | null) => void) | undefined;
   #closed = false;
 
-  private constructor(server: tls.Server) {
+  private constructor(server: tls.Server, handshakeTimeoutMs: number) {
     this.#server = server;
+    // Node's `handshakeTimeout` is not enforced here, so a socket that never finishes its TLS
+    // handshake is closed by this timer instead; the chat server's own set-up deadline takes
+    // over once the handshake is done.
+    const secured = new WeakSet<object>();
+    server.on(
+      "connection",
+      (raw: { destroy(): void; once(event: string, fn: () => void): void }) => {
+        const timer = setTimeout(() => {
+          if (!secured.has(raw)) raw.destroy();
+        }, handshakeTimeoutMs);
+        raw.once("close", () => clearTimeout(timer));
+      },
+    );
     server.on("secureConnection", (socket: tls.TLSSocket) => {
+      // The plain socket under the TLS one (tests/server_test.ts checks this stays true).
+      const raw = (socket as unknown as { _parent?: object })._parent;
+      if (raw) secured.add(raw);
       const stream = new NodeTlsStream(socket);
       if (this.#waiter) {
         const waiter = this.#waiter;
@@ -58,11 +76,14 @@ export class TlsListener {
       handshakeTimeout: options.handshakeTimeoutMs,
       minVersion: "TLSv1.2",
     });
+    // Sockets still in their TLS handshake never reach the chat server's own limits; this
+    // bounds them (and everything else) in one place.
+    if (options.maxConnections) server.maxConnections = options.maxConnections;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port, options.hostname, () => {
         server.off("error", reject);
-        resolve(new TlsListener(server));
+        resolve(new TlsListener(server, options.handshakeTimeoutMs));
       });
     });
   }

@@ -421,6 +421,46 @@ Deno.test("a connection that never speaks is closed at the set-up deadline; one 
   });
 });
 
+/** Resolves when the server closes a plain TCP connection (read returns null or fails). */
+async function closedByServer(conn: Deno.TcpConn, timeoutMs: number): Promise<boolean> {
+  const buffer = new Uint8Array(1024);
+  const deadline = Date.now() + timeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) =>
+    timer = setTimeout(() => resolve("timeout"), timeoutMs)
+  );
+  try {
+    while (Date.now() < deadline) {
+      const result = await Promise.race([conn.read(buffer).catch(() => null), timeout]);
+      if (result === "timeout") return false;
+      if (result === null) return true;
+    }
+    return false;
+  } finally {
+    clearTimeout(timer);
+    conn.close();
+  }
+}
+
+Deno.test("plain TCP garbage and a TCP connection that never starts TLS are closed; nothing else is disturbed", async () => {
+  await withServer({ authTimeoutMs: 1_500 }, async (fx) => {
+    const pair = await healthyPair(fx);
+    const garbage = await Deno.connect({ hostname: "127.0.0.1", port: fx.port });
+    await garbage.write(utf8("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert(await closedByServer(garbage, 5_000), "garbage instead of TLS was not closed");
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: fx.port });
+    assert(
+      await closedByServer(silent, 5_000),
+      "a TCP connection without a TLS handshake stayed open",
+    );
+    await pair.stillWorking("non-TLS connections");
+    // Sessions that finished their handshake outlive the handshake deadline.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await pair.stillWorking("past the handshake deadline");
+    pair.close();
+  });
+});
+
 Deno.test("a second login of the same user replaces the older session, which is told why", async () => {
   await withServer({}, async (fx) => {
     const pair = await healthyPair(fx);
