@@ -94,6 +94,8 @@ export interface ChatClientOptions {
   rooms: string[];
   /** Reconnect after the connection is lost (default true). */
   reconnect?: boolean;
+  /** How long a message may wait to be sent (default {@linkcode OUTBOX_TIMEOUT_MS}). */
+  outboxTimeoutMs?: number;
 }
 
 interface OutgoingBase {
@@ -987,14 +989,15 @@ export class ChatClient {
   async #tick(): Promise<void> {
     const now = performance.now();
     for (const entry of [...this.#outbox]) {
-      if (now - entry.queuedAt > OUTBOX_TIMEOUT_MS) {
+      const timeoutMs = this.#options.outboxTimeoutMs ?? OUTBOX_TIMEOUT_MS;
+      if (now - entry.queuedAt > timeoutMs) {
         this.#outbox.splice(this.#outbox.indexOf(entry), 1);
         const why = !this.#connection
           ? "not connected"
           : entry.kind === "room"
           ? `keys with every member of ${entry.room} were not in place`
           : `${entry.to} could not be reached`;
-        this.#undelivered(entry, `not sent within ${OUTBOX_TIMEOUT_MS / 1000} s: ${why}`);
+        this.#undelivered(entry, `not sent within ${timeoutMs / 1000} s: ${why}`);
       }
     }
     const connection = this.#connection;

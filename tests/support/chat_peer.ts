@@ -39,7 +39,12 @@ export class ChatPeer {
   }
 
   /** Issues `name` a certificate from the fixture's CA and connects as them to `rooms`. */
-  static async join(fx: ServerFixture, name: string, rooms = ["lobby"]): Promise<ChatPeer> {
+  static async join(
+    fx: ServerFixture,
+    name: string,
+    rooms = ["lobby"],
+    options: { reconnect?: boolean; outboxTimeoutMs?: number } = {},
+  ): Promise<ChatPeer> {
     const identity = await loadIdentity(await fx.identityFile(await fx.issue(name)));
     const configDir = await Deno.makeTempDir({ prefix: `openchat-peer-${name}-` });
     const trustStore = await TrustStore.open(configDir, identity.caFingerprint);
@@ -48,7 +53,8 @@ export class ChatPeer {
       identity,
       trustStore,
       rooms,
-      reconnect: false,
+      reconnect: options.reconnect ?? false,
+      outboxTimeoutMs: options.outboxTimeoutMs,
     });
     const peer = new ChatPeer(client, configDir);
     await client.start();
