@@ -7,6 +7,7 @@
  * @module
  */
 
+import { spawnOpenchat } from "../../tests/support/cli.ts";
 import { join } from "node:path";
 import { fromBase64Url } from "../../crypto/bytes.ts";
 import { encodePem } from "../../crypto/pem.ts";
@@ -16,7 +17,6 @@ import type { BenchPki } from "../lib/pki.ts";
 import { startOpenchat } from "../lib/servers.ts";
 import { percentile, round } from "../lib/stats.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 /** Length of each typed line. */
 export const LINE_CHARS = 100;
@@ -57,28 +57,18 @@ interface Member {
 }
 
 function spawnMember(index: number, port: number, identityFile: string, configDir: string): Member {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      MAIN,
-      "join",
-      `127.0.0.1:${port}`,
-      "--identity",
-      identityFile,
-      "--json",
-      "--config-dir",
-      configDir,
-      "--room",
-      "e2e",
-      "--no-reconnect",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = spawnOpenchat([
+    "join",
+    `127.0.0.1:${port}`,
+    "--identity",
+    identityFile,
+    "--json",
+    "--config-dir",
+    configDir,
+    "--room",
+    "e2e",
+    "--no-reconnect",
+  ], { stdin: "piped" });
   const member: Member = { index, child, stdin: child.stdin.getWriter(), stderr: "", errors: [] };
   void (async () => {
     let buffer = "";

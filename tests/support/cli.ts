@@ -10,6 +10,23 @@ import { run, type RunResult } from "./tools.ts";
 /** Absolute path of the entry point. */
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/**
+ * Starts `openchat ...args` as a long-running child with piped output (and input, if `stdin` is
+ * "piped"), colour off.
+ */
+export function spawnOpenchat(
+  args: string[],
+  options: { stdin?: "piped" | "null" } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN, ...args],
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
 /** Runs `openchat ...args` in `cwd` and waits for it to exit. */
 export function openchat(
   args: string[],

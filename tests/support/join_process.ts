@@ -6,7 +6,7 @@
  */
 
 import type { ClientEvent } from "../../client/events.ts";
-import { MAIN } from "./cli.ts";
+import { spawnOpenchat } from "./cli.ts";
 
 /** How long `next` waits by default. */
 export const EVENT_WAIT_MS = 10_000;
@@ -37,12 +37,8 @@ export class JoinProcess {
     configDir: string,
     extraArgs: string[] = [],
   ): JoinProcess {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--quiet",
-        MAIN,
+    const child = spawnOpenchat(
+      [
         "join",
         address,
         "--identity",
@@ -52,11 +48,8 @@ export class JoinProcess {
         configDir,
         ...extraArgs,
       ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+      { stdin: "piped" },
+    );
     return new JoinProcess(child);
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAIN } from "./cli.ts";
+import { spawnOpenchat } from "./cli.ts";
 
 /** A running `openchat serve` child. */
 export interface ServeProcess {
@@ -25,24 +25,14 @@ export async function startServeProcess(
   extraArgs: string[] = [],
   port = 0,
 ): Promise<ServeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      MAIN,
-      "serve",
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      ...extraArgs,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = spawnOpenchat([
+    "serve",
+    "--port",
+    String(port),
+    "--data-dir",
+    dataDir,
+    ...extraArgs,
+  ]);
   let out = "";
   let err = "";
   const decoder = () => new TextDecoder();
