@@ -10,7 +10,7 @@
 import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
 import { signLabelled, verifyLabelled } from "../crypto/sign.ts";
 import { CertificateError, subjectAltNames, verifyCertificate } from "../crypto/x509.ts";
-import { ERROR_CODES, ProtocolError } from "../protocol/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import { decodeB64Field } from "../protocol/fields.ts";
 import {
   CLIENT_PROOF_LABEL,
@@ -252,11 +252,6 @@ async function connectTls(endpoint: Endpoint, caPem: string): Promise<Deno.TlsCo
     tcp.close();
     throw error;
   }
-}
-
-/** A sentence for an error code from the server, for people. */
-export function describeError(code: string, message: string): string {
-  return message || (ERROR_CODES as Record<string, string>)[code] || code;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

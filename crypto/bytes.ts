@@ -90,11 +90,6 @@ export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(length));
 }
 
-/** Lower-case hexadecimal of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  return bytes.toHex();
-}
-
 /**
  * Compares two byte arrays in time that depends only on their lengths. Use it for secrets that
  * are not compared by `crypto.subtle.verify` (which is already constant time).

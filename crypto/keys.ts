@@ -87,8 +87,3 @@ export async function importSessionVerifyKey(raw: Uint8Array): Promise<CryptoKey
     throw new TypeError("Invalid Ed25519 public key");
   }
 }
-
-/** Exports a public key as DER SubjectPublicKeyInfo (what fingerprints are taken over). */
-export async function exportSpki(key: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.exportKey("spki", key));
-}

@@ -46,11 +46,6 @@ export const ERROR_CODES = {
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** True when `code` is a known error code. */
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code);
-}
-
 /**
  * A protocol failure detected while decoding or handling a frame. `fatal` ones close the
  * session after the error frame is sent.
