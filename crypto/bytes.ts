@@ -101,6 +101,16 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** Encodes an unsigned 32-bit integer as 4 big-endian bytes. */
+export function uint32be(value: number): Uint8Array<ArrayBuffer> {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new RangeError(`Expected an unsigned 32-bit integer, received ${value}`);
+  }
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value);
+  return out;
+}
+
 /** Encodes a non-negative safe integer as 8 big-endian bytes. */
 export function uint64be(value: number): Uint8Array<ArrayBuffer> {
   if (!Number.isSafeInteger(value) || value < 0) {

@@ -39,6 +39,30 @@ export async function importAgreementPublicKey(raw: Uint8Array): Promise<CryptoK
 }
 
 /**
+ * X25519 of our private key and a peer's raw public key: the 32-byte shared secret.
+ *
+ * @throws {TypeError} when the peer key is invalid or of low order (an all-zero secret).
+ */
+export async function x25519SharedSecret(
+  privateKey: CryptoKey,
+  peerPublic: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const peerKey = await importAgreementPublicKey(peerPublic);
+  let shared: Uint8Array<ArrayBuffer>;
+  try {
+    shared = new Uint8Array(
+      await crypto.subtle.deriveBits({ name: "X25519", public: peerKey }, privateKey, 256),
+    );
+  } catch {
+    throw new TypeError("X25519 agreement failed (low-order peer key)");
+  }
+  if (bytesEqual(shared, new Uint8Array(shared.length))) {
+    throw new TypeError("X25519 agreement failed (low-order peer key)");
+  }
+  return shared;
+}
+
+/**
  * Derives keys two sessions share: one X25519 agreement, then one HKDF-SHA256 expansion per
  * label. Both sides get the same bytes because the public keys go into `info` sorted; each label
  * gives an unrelated key (one to wrap chain keys, another for direct messages).
@@ -56,18 +80,7 @@ export async function derivePairwiseKeys(
   peerPublic: Uint8Array,
   labels: readonly string[],
 ): Promise<Uint8Array<ArrayBuffer>[]> {
-  const peerKey = await importAgreementPublicKey(peerPublic);
-  let shared: Uint8Array;
-  try {
-    shared = new Uint8Array(
-      await crypto.subtle.deriveBits({ name: "X25519", public: peerKey }, privateKey, 256),
-    );
-  } catch {
-    throw new TypeError("X25519 agreement failed (low-order peer key)");
-  }
-  if (bytesEqual(shared, new Uint8Array(shared.length))) {
-    throw new TypeError("X25519 agreement failed (low-order peer key)");
-  }
+  const shared = await x25519SharedSecret(privateKey, peerPublic);
   const [first, second] = compareBytes(ownPublic, peerPublic) <= 0
     ? [ownPublic, peerPublic]
     : [peerPublic, ownPublic];

@@ -54,10 +54,14 @@ export class SendingChain {
   #chainKey: Uint8Array<ArrayBuffer>;
   #ahead: Promise<ChainStep>;
   #next = 0;
-  /** Monotonic time the chain was made. */
-  readonly createdAt = performance.now();
+  #accepted = 0;
 
-  private constructor(readonly epoch: number, chainKey: Uint8Array<ArrayBuffer>) {
+  private constructor(
+    readonly epoch: number,
+    chainKey: Uint8Array<ArrayBuffer>,
+    /** Clock time (ms) the chain was made, on the clock `due` is asked with. */
+    readonly createdAt: number,
+  ) {
     this.#chainKey = chainKey;
     this.#ahead = prefetch(chainKey);
   }
@@ -66,20 +70,37 @@ export class SendingChain {
    * Makes a new chain for `epoch` with a fresh random key. The initial key is returned to be
    * handed to the members once; the chain itself keeps only its current step.
    */
-  static create(epoch: number): { chain: SendingChain; initialKey: Uint8Array<ArrayBuffer> } {
+  static create(
+    epoch: number,
+    now: number = performance.now(),
+  ): { chain: SendingChain; initialKey: Uint8Array<ArrayBuffer> } {
     const initialKey = randomBytes(CHAIN_KEY_BYTES);
-    return { chain: new SendingChain(epoch, initialKey.slice()), initialKey };
+    return { chain: new SendingChain(epoch, initialKey.slice(), now), initialKey };
   }
 
-  /** Messages sent on this chain so far. */
+  /** Messages sealed on this chain so far. */
   get sent(): number {
     return this.#next;
   }
 
+  /** Messages of this chain the server accepted (the next epoch's key package reports it). */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Counts one message of this chain as accepted by the server. */
+  markAccepted(): void {
+    this.#accepted += 1;
+  }
+
   /** True when the chain has carried enough messages, or lived long enough, to be replaced. */
   get due(): boolean {
-    return this.#next >= ROTATE_AFTER_MESSAGES ||
-      performance.now() - this.createdAt >= ROTATE_AFTER_MS;
+    return this.dueAt(performance.now());
+  }
+
+  /** {@linkcode due} against the clock time `now`. */
+  dueAt(now: number): boolean {
+    return this.#next >= ROTATE_AFTER_MESSAGES || now - this.createdAt >= ROTATE_AFTER_MS;
   }
 
   /** The key for the next message, and its number. The step is forgotten once taken. */
@@ -99,12 +120,46 @@ export class ReceivingChain {
   /** Step `#next` of the chain, derived ahead of need. */
   #ahead: Promise<ChainStep>;
   #next = 0;
+  #received = 0;
+  /** Highest step whose held key was dropped to make room (-1: none). */
+  #droppedUpTo = -1;
   readonly #skipped = new Map<number, Uint8Array<ArrayBuffer>>();
 
   constructor(readonly epoch: number, chainKey: Uint8Array<ArrayBuffer>) {
     if (chainKey.length !== CHAIN_KEY_BYTES) throw new RangeError("Chain key must be 32 bytes");
     this.#chainKey = chainKey;
     this.#ahead = prefetch(chainKey);
+  }
+
+  /** Distinct messages of this chain whose keys were handed out (each one at most once). */
+  get received(): number {
+    return this.#received;
+  }
+
+  /**
+   * A copy of this chain's state as it stands: what a snapshot of memory would hold. Used by
+   * the healing tests to play a thief; the copy steps on independently.
+   */
+  clone(): ReceivingChain {
+    const copy = new ReceivingChain(this.epoch, this.#chainKey.slice());
+    copy.#next = this.#next;
+    copy.#droppedUpTo = this.#droppedUpTo;
+    for (const [n, key] of this.#skipped) copy.#skipped.set(n, key.slice());
+    return copy;
+  }
+
+  /**
+   * The key of message `n`, once, with what its arrival says about order: `late` when it comes
+   * after a later one (its key was held as skipped), `skipped` how many steps it jumped over.
+   *
+   * @throws {E2EError} `replay` when `n` was already used, `no_key` when it is too far ahead or
+   *   its held key was dropped to make room.
+   */
+  async take(n: number): Promise<{ key: Uint8Array<ArrayBuffer>; late: boolean; skipped: number }> {
+    const late = n < this.#next;
+    const skipped = late ? 0 : n - this.#next;
+    const key = await this.keyFor(n);
+    return { key, late, skipped };
   }
 
   /** The next step this chain has not derived yet. */
@@ -125,10 +180,17 @@ export class ReceivingChain {
   async keyFor(n: number): Promise<Uint8Array<ArrayBuffer>> {
     if (n < this.#next) {
       const key = this.#skipped.get(n);
+      if (!key && n <= this.#droppedUpTo) {
+        throw new E2EError(
+          "no_key",
+          `Message ${n} of epoch ${this.epoch} came too late: its key was dropped to make room`,
+        );
+      }
       if (!key) {
         throw new E2EError("replay", `Message ${n} of epoch ${this.epoch} was already received`);
       }
       this.#skipped.delete(n);
+      this.#received += 1;
       return key;
     }
     if (n - this.#next > MAX_SKIPPED_KEYS) {
@@ -146,13 +208,16 @@ export class ReceivingChain {
       else this.#remember(this.#next, step.messageKey);
       this.#next += 1;
     }
+    this.#received += 1;
     return key!;
   }
 
   #remember(n: number, key: Uint8Array<ArrayBuffer>): void {
     this.#skipped.set(n, key);
     if (this.#skipped.size > MAX_SKIPPED_KEYS) {
-      this.#skipped.delete(this.#skipped.keys().next().value!);
+      const oldest = this.#skipped.keys().next().value!;
+      this.#skipped.delete(oldest);
+      this.#droppedUpTo = Math.max(this.#droppedUpTo, oldest);
     }
   }
 }
