@@ -5,29 +5,51 @@
  * @module
  */
 
+/** How far this client accepts the device key that signed something (see e2e/trust.ts). */
+export type TrustLevel = "verified" | "vouched" | "first_seen" | "not_accepted";
+
+/** One device of a user, as `/whois` shows it. */
+export interface DeviceInfo {
+  device: string;
+  fingerprint: string;
+  trust: TrustLevel;
+  online: boolean;
+}
+
 /** One event from the chat client. */
 export type ClientEvent =
   /** Connected, set up, and the first room joined with keys in place (after every reconnect too). */
   | { type: "ready"; user: string; room: string }
   /** A room's membership changed and keys with every member are in place. */
   | { type: "members"; room: string; members: string[] }
+  /**
+   * A room message. `verified` is true exactly when the device key that signed it is accepted
+   * (`trust` says how); `late` marks one that arrived after a later message of the same sender.
+   */
   | {
     type: "message";
     room: string;
     from: string;
+    device: string;
     text: string;
     ts: string;
     verified: boolean;
+    trust: TrustLevel;
     action?: true;
+    late?: true;
   }
+  /** A direct message to us, or a copy of one our own other device sent (`from` is us then). */
   | {
     type: "dm";
     from: string;
+    device: string;
     to: string;
     text: string;
     ts: string;
     verified: boolean;
+    trust: TrustLevel;
     action?: true;
+    late?: true;
   }
   | { type: "join"; room: string; user: string }
   | { type: "leave"; room: string; user: string; reason?: string }
@@ -36,18 +58,46 @@ export type ClientEvent =
   | { type: "delivered"; id: string; recipients: number }
   | { type: "undelivered"; id: string; reason: string }
   | { type: "error"; code: string; message: string }
-  | { type: "key_changed"; user: string; fingerprint: string; previous: string }
-  | { type: "trusted"; user: string; fingerprint: string }
+  /**
+   * A device key of a user we already know that we do not accept: it gets none of our keys and
+   * its messages show unverified until `/trust NAME FINGERPRINT`. `trusted` lists the keys we do
+   * accept for that user.
+   */
+  | { type: "key_changed"; user: string; device: string; fingerprint: string; trusted: string[] }
+  /** A device key accepted without a prompt: on first use, or vouched for by another device. */
+  | {
+    type: "device_accepted";
+    user: string;
+    device: string;
+    fingerprint: string;
+    trust: "first_seen" | "vouched";
+    by?: string;
+  }
+  | { type: "trusted"; user: string; device: string; fingerprint: string }
+  /**
+   * Messages that did not arrive as sent: `skipped` (a later one came first), `reordered` (one
+   * came after a later one), `missing` (the sender's next key package says they never came).
+   */
+  | {
+    type: "gap";
+    room?: string;
+    from: string;
+    device: string;
+    count: number;
+    reason: "skipped" | "reordered" | "missing";
+  }
+  /** A member's view of the room's membership differs from ours: someone is being lied to. */
+  | {
+    type: "roster_mismatch";
+    room: string;
+    version: number;
+    from: string;
+    device: string;
+    ours: string[];
+  }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
   | { type: "who"; room: string; members: { user: string; verified: boolean | null }[] }
-  | {
-    type: "whois";
-    user: string;
-    online: boolean;
-    fingerprint: string | null;
-    trusted: string | null;
-    state: "trusted" | "changed" | "unknown";
-  }
+  | { type: "whois"; user: string; online: boolean; devices: DeviceInfo[] }
   | {
     type: "status";
     state: "connected" | "disconnected" | "reconnecting" | "closed";

@@ -90,11 +90,16 @@ export class OwnAgreementKeys {
     return next;
   }
 
+  /** The key of sequence `seq`, if it is current or still within its grace. */
+  keyFor(seq: number, now: number): OwnAgreementKey | undefined {
+    this.prune(now);
+    if (seq === this.#current.seq) return this.#current;
+    return this.#retired.find((entry) => entry.key.seq === seq)?.key;
+  }
+
   /** The private key of sequence `seq`, if it is current or still within its grace. */
   privateFor(seq: number, now: number): CryptoKey | undefined {
-    this.prune(now);
-    if (seq === this.#current.seq) return this.#current.privateKey;
-    return this.#retired.find((entry) => entry.key.seq === seq)?.key.privateKey;
+    return this.keyFor(seq, now)?.privateKey;
   }
 
   /** Forgets replaced keys past their grace, and the oldest beyond the count bound. */

@@ -103,6 +103,14 @@ export class SendingChain {
     return this.#next >= ROTATE_AFTER_MESSAGES || now - this.createdAt >= ROTATE_AFTER_MS;
   }
 
+  /**
+   * This chain from its current step, as a receiver would hold it: what a snapshot of memory
+   * would give a thief (the healing tests use it).
+   */
+  snapshot(): ReceivingChain {
+    return ReceivingChain.at(this.epoch, this.#chainKey.slice(), this.#next);
+  }
+
   /** The key for the next message, and its number. The step is forgotten once taken. */
   async nextKey(): Promise<{ n: number; messageKey: Uint8Array<ArrayBuffer> }> {
     const n = this.#next;
@@ -129,6 +137,13 @@ export class ReceivingChain {
     if (chainKey.length !== CHAIN_KEY_BYTES) throw new RangeError("Chain key must be 32 bytes");
     this.#chainKey = chainKey;
     this.#ahead = prefetch(chainKey);
+  }
+
+  /** A chain whose state is step `next`'s chain key (steps before it are gone). */
+  static at(epoch: number, chainKey: Uint8Array<ArrayBuffer>, next: number): ReceivingChain {
+    const chain = new ReceivingChain(epoch, chainKey);
+    chain.#next = next;
+    return chain;
   }
 
   /** Distinct messages of this chain whose keys were handed out (each one at most once). */

@@ -14,7 +14,12 @@ export type E2ECode =
   | "bad_payload"
   | "replay"
   | "no_key"
-  | "undecryptable";
+  | "undecryptable"
+  /** A frame from a session that ended, or is not a member of the room in our view. */
+  | "ended_session"
+  | "not_member"
+  /** A frame for a key this session no longer holds (replaced past its grace). */
+  | "stale_key";
 
 /** An end-to-end check failed. */
 export class E2EError extends Error {

@@ -1,35 +1,35 @@
 /**
- * The end-to-end payloads inside the server's opaque `payload` fields, sealed and opened. The
- * server relays them without a key to read them; a receiver verifies the signature before it
- * decrypts anything.
+ * Sealed messages, inside the server's opaque `payload` fields. Room messages and direct
+ * messages have the same shape: step n of the sender's chain for that epoch gives the Fernet key,
+ * and the sender's session key signs what it is, where it goes and the token. A receiver
+ * verifies the signature before it decrypts anything.
  *
- * - Room message: `<epoch>.<n>.<fernet token>.<signature>`; the token is Fernet under the key of
- *   step n of the sender's chain; the Ed25519 session signature covers, under label
- *   "openchat/v1 room-message", `room 0x00 sender-session 0x00 epoch(4) n(4) token`.
- * - Direct message: `<fernet token>.<signature>`; Fernet under the pairwise direct key; the
- *   signature covers, under "openchat/v1 direct-message", `from-session 0x00 to-session 0x00 token`.
- * - Key package (one `keys` item): a Fernet token under the pairwise key-wrap key holding
- *   `0x01 epoch(4) chain-key(32) room`.
- * - Plaintext of both messages: UTF-8 JSON `{"text": "...", "ts": <ms>, "action": true?}`.
+ *     payload   = <epoch>.<n>.<token>.<signature>        (canonical decimals, unpadded b64u)
+ *     room      : "openchat/v2 room-message" 0x00 room 0x00 sender-session 0x00 u32(epoch) u32(n) token
+ *     direct    : "openchat/v2 direct-message" 0x00 sender-session 0x00 recipient-session 0x00
+ *                 u32(epoch) u32(n) token
+ *     plaintext = UTF-8 JSON {"text": "...", "ts": <ms>, "action"?: true, "to"?: "<user>"}
+ *
+ * `to` is required in a direct message and names the user it was written to, so the sender's
+ * own other devices, which receive a copy, show whom it went to.
  *
  * @module
  */
 
-import { concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from "../../crypto/bytes.ts";
-import { Fernet, InvalidToken } from "../../crypto/fernet.ts";
-import { CHAIN_KEY_BYTES } from "../../crypto/ratchet.ts";
+import { concatBytes, fromUtf8, toBase64Url, uint32be, utf8 } from "../../crypto/bytes.ts";
+import { InvalidToken } from "../../crypto/fernet.ts";
 import { signLabelled, verifyLabelled } from "../../crypto/sign.ts";
+import { isValidUserName } from "../../protocol/names.ts";
 import { messageCipher } from "./chains.ts";
+import { bytesField, decimalField, MAX_U32, splitFields } from "./codec.ts";
 import { E2EError } from "./errors.ts";
 
 /** Label of room message signatures. */
-export const ROOM_MESSAGE_LABEL = "openchat/v1 room-message";
+export const ROOM_MESSAGE_LABEL = "openchat/v2 room-message";
 /** Label of direct message signatures. */
-export const DIRECT_MESSAGE_LABEL = "openchat/v1 direct-message";
+export const DIRECT_MESSAGE_LABEL = "openchat/v2 direct-message";
 /** Longest message text, in UTF-8 bytes: sealed, it still fits one frame. */
 export const MAX_TEXT_BYTES = 32 * 1024;
-const KEY_PACKAGE_VERSION = 1;
-const MAX_EPOCH = 0xffff_ffff;
 
 /** What a person wrote. */
 export interface Plaintext {
@@ -38,25 +38,28 @@ export interface Plaintext {
   ts: number;
   /** A `/me` action rather than a line of speech. */
   action?: boolean;
+  /** For direct messages: the user it was written to. */
+  to?: string;
 }
 
-function u32(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value);
-  return out;
-}
-
-function encodePlaintext(plain: Plaintext): Uint8Array {
-  const bytes = utf8(JSON.stringify(plain.action ? plain : { text: plain.text, ts: plain.ts }));
-  return bytes;
-}
+/** Where a sealed message goes: a room, or a direct message to one session. */
+export type MessageScope =
+  | { readonly kind: "room"; readonly room: string }
+  | { readonly kind: "direct"; readonly recipient: string };
 
 /** True when `text` fits in one message. */
 export function textFits(text: string): boolean {
   return utf8(text).length <= MAX_TEXT_BYTES;
 }
 
-function decodePlaintext(bytes: Uint8Array, from: string): Plaintext {
+function encodePlaintext(plain: Plaintext): Uint8Array {
+  const value: Plaintext = { text: plain.text, ts: plain.ts };
+  if (plain.action) value.action = true;
+  if (plain.to) value.to = plain.to;
+  return utf8(JSON.stringify(value));
+}
+
+function decodePlaintext(bytes: Uint8Array, from: string, direct: boolean): Plaintext {
   let value: unknown;
   try {
     value = JSON.parse(fromUtf8(bytes));
@@ -67,32 +70,39 @@ function decodePlaintext(bytes: Uint8Array, from: string): Plaintext {
   if (
     typeof v !== "object" || v === null || typeof v.text !== "string" ||
     typeof v.ts !== "number" || !Number.isSafeInteger(v.ts) ||
-    (v.action !== undefined && typeof v.action !== "boolean")
+    (v.action !== undefined && typeof v.action !== "boolean") ||
+    (direct ? !isValidUserName(v.to) : v.to !== undefined)
   ) {
     throw new E2EError("bad_payload", `Malformed message from ${from}`);
   }
-  return { text: v.text, ts: v.ts, ...(v.action ? { action: true } : {}) };
+  return {
+    text: v.text,
+    ts: v.ts,
+    ...(v.action ? { action: true } : {}),
+    ...(direct ? { to: v.to as string } : {}),
+  };
 }
 
-function roomSigned(room: string, session: string, epoch: number, n: number, token: string) {
-  return concatBytes(
-    utf8(room),
-    Uint8Array.of(0),
-    utf8(session),
-    Uint8Array.of(0),
-    u32(epoch),
-    u32(n),
-    utf8(token),
-  );
+function signedBytes(
+  scope: MessageScope,
+  session: string,
+  epoch: number,
+  n: number,
+  token: string,
+): Uint8Array {
+  const head = scope.kind === "room"
+    ? [utf8(scope.room), Uint8Array.of(0), utf8(session)]
+    : [utf8(session), Uint8Array.of(0), utf8(scope.recipient)];
+  return concatBytes(...head, Uint8Array.of(0), uint32be(epoch), uint32be(n), utf8(token));
 }
 
-function directSigned(from: string, to: string, token: string) {
-  return concatBytes(utf8(from), Uint8Array.of(0), utf8(to), Uint8Array.of(0), utf8(token));
+function labelOf(scope: MessageScope): string {
+  return scope.kind === "room" ? ROOM_MESSAGE_LABEL : DIRECT_MESSAGE_LABEL;
 }
 
-/** Seals a room message with step `n` of the sender's chain and signs it. */
-export async function sealRoomMessage(options: {
-  room: string;
+/** Seals a message with step `n` of the sender's chain and signs it. */
+export async function sealMessage(options: {
+  scope: MessageScope;
   session: string;
   epoch: number;
   n: number;
@@ -100,57 +110,52 @@ export async function sealRoomMessage(options: {
   signingKey: CryptoKey;
   plain: Plaintext;
 }): Promise<string> {
+  const { scope, session, epoch, n } = options;
   const token = await messageCipher(options.messageKey).encrypt(encodePlaintext(options.plain));
   const signature = await signLabelled(
     options.signingKey,
-    ROOM_MESSAGE_LABEL,
-    roomSigned(options.room, options.session, options.epoch, options.n, token),
+    labelOf(scope),
+    signedBytes(scope, session, epoch, n, token),
   );
-  return `${options.epoch}.${options.n}.${token}.${toBase64Url(signature, false)}`;
+  return `${epoch}.${n}.${token}.${toBase64Url(signature, false)}`;
 }
 
-/** A room message split into its parts, not yet verified. */
-export interface RoomEnvelope {
-  epoch: number;
-  n: number;
-  token: string;
-  signature: Uint8Array<ArrayBuffer>;
+/** A sealed message split into its parts, not yet verified. */
+export interface Envelope {
+  readonly epoch: number;
+  readonly n: number;
+  readonly token: string;
+  readonly signature: Uint8Array<ArrayBuffer>;
 }
 
-/** Splits a room message payload. @throws {E2EError} `bad_payload`. */
-export function parseRoomMessage(payload: string, from: string): RoomEnvelope {
-  const parts = payload.split(".");
-  if (parts.length !== 4 || !/^\d{1,10}$/.test(parts[0]!) || !/^\d{1,10}$/.test(parts[1]!)) {
-    throw new E2EError("bad_payload", `Malformed message from ${from}`);
-  }
-  const epoch = Number(parts[0]);
-  const n = Number(parts[1]);
-  if (epoch > MAX_EPOCH || n > MAX_EPOCH) {
-    throw new E2EError("bad_payload", `Malformed message from ${from}`);
-  }
-  try {
-    return { epoch, n, token: parts[2]!, signature: fromBase64Url(parts[3]!, false) };
-  } catch {
-    throw new E2EError("bad_payload", `Malformed message from ${from}`);
-  }
+/** Splits a sealed message. @throws {E2EError} `bad_payload`. */
+export function parseMessage(payload: string, from: string): Envelope {
+  const [epoch, n, token, signature] = splitFields(payload, 4, "message", from);
+  if (token!.length === 0) throw new E2EError("bad_payload", `Malformed message from ${from}`);
+  return {
+    epoch: decimalField(epoch!, MAX_U32, "message", from),
+    n: decimalField(n!, MAX_U32, "message", from),
+    token: token!,
+    signature: bytesField(signature!, "message", from),
+  };
 }
 
 /**
- * Checks a room message's signature with the sender's session key.
+ * Checks a sealed message's signature with the sender's session key.
  *
  * @throws {E2EError} `bad_signature`.
  */
-export async function verifyRoomMessage(
-  envelope: RoomEnvelope,
-  room: string,
+export async function verifyMessage(
+  envelope: Envelope,
+  scope: MessageScope,
   session: string,
   signingKey: CryptoKey,
   from: string,
 ): Promise<void> {
   const ok = await verifyLabelled(
     signingKey,
-    ROOM_MESSAGE_LABEL,
-    roomSigned(room, session, envelope.epoch, envelope.n, envelope.token),
+    labelOf(scope),
+    signedBytes(scope, session, envelope.epoch, envelope.n, envelope.token),
     envelope.signature,
   );
   if (!ok) {
@@ -161,10 +166,15 @@ export async function verifyRoomMessage(
   }
 }
 
-/** Decrypts a verified room message with its message key. @throws {E2EError} `undecryptable`. */
-export async function openRoomMessage(
-  envelope: RoomEnvelope,
+/**
+ * Decrypts a verified message with its message key.
+ *
+ * @throws {E2EError} `undecryptable` or `bad_payload`.
+ */
+export async function openMessage(
+  envelope: Envelope,
   messageKey: Uint8Array,
+  scope: MessageScope,
   from: string,
 ): Promise<Plaintext> {
   let bytes: Uint8Array;
@@ -176,122 +186,5 @@ export async function openRoomMessage(
     }
     throw error;
   }
-  return decodePlaintext(bytes, from);
-}
-
-/** Seals and signs a direct message with the pairwise direct key. */
-export async function sealDirectMessage(options: {
-  fromSession: string;
-  toSession: string;
-  directKey: Fernet;
-  signingKey: CryptoKey;
-  plain: Plaintext;
-}): Promise<string> {
-  const token = await options.directKey.encrypt(encodePlaintext(options.plain));
-  const signature = await signLabelled(
-    options.signingKey,
-    DIRECT_MESSAGE_LABEL,
-    directSigned(options.fromSession, options.toSession, token),
-  );
-  return `${token}.${toBase64Url(signature, false)}`;
-}
-
-/**
- * Verifies and opens a direct message.
- *
- * @returns the plaintext and the token (for replay detection).
- * @throws {E2EError} `bad_payload`, `bad_signature` or `undecryptable`.
- */
-export async function openDirectMessage(options: {
-  payload: string;
-  from: string;
-  fromSession: string;
-  toSession: string;
-  directKey: Fernet;
-  signingKey: CryptoKey;
-}): Promise<{ plain: Plaintext; token: string }> {
-  const parts = options.payload.split(".");
-  if (parts.length !== 2) {
-    throw new E2EError("bad_payload", `Malformed direct message from ${options.from}`);
-  }
-  let signature: Uint8Array;
-  try {
-    signature = fromBase64Url(parts[1]!, false);
-  } catch {
-    throw new E2EError("bad_payload", `Malformed direct message from ${options.from}`);
-  }
-  const token = parts[0]!;
-  const ok = await verifyLabelled(
-    options.signingKey,
-    DIRECT_MESSAGE_LABEL,
-    directSigned(options.fromSession, options.toSession, token),
-    signature,
-  );
-  if (!ok) {
-    throw new E2EError(
-      "bad_signature",
-      `A direct message claiming to be from ${options.from} has a bad signature`,
-    );
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await options.directKey.decrypt(token);
-  } catch {
-    throw new E2EError(
-      "undecryptable",
-      `A direct message from ${options.from} could not be decrypted`,
-    );
-  }
-  return { plain: decodePlaintext(bytes, options.from), token };
-}
-
-/** Wraps a chain key for one member. */
-export function wrapChainKey(
-  wrapKey: Fernet,
-  room: string,
-  epoch: number,
-  chainKey: Uint8Array,
-): Promise<string> {
-  return wrapKey.encrypt(
-    concatBytes(Uint8Array.of(KEY_PACKAGE_VERSION), u32(epoch), chainKey, utf8(room)),
-  );
-}
-
-/**
- * Unwraps a key package and checks it is for `room`.
- *
- * @throws {E2EError} `undecryptable` or `bad_payload`.
- */
-export async function unwrapChainKey(
-  wrapKey: Fernet,
-  payload: string,
-  room: string,
-  from: string,
-): Promise<{ epoch: number; chainKey: Uint8Array<ArrayBuffer> }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await wrapKey.decrypt(payload);
-  } catch {
-    throw new E2EError("undecryptable", `A key package from ${from} could not be decrypted`);
-  }
-  const header = 1 + 4 + CHAIN_KEY_BYTES;
-  if (bytes.length <= header || bytes[0] !== KEY_PACKAGE_VERSION) {
-    throw new E2EError("bad_payload", `Malformed key package from ${from}`);
-  }
-  let packageRoom: string;
-  try {
-    packageRoom = fromUtf8(bytes.subarray(header));
-  } catch {
-    throw new E2EError("bad_payload", `Malformed key package from ${from}`);
-  }
-  if (packageRoom !== room) {
-    throw new E2EError(
-      "bad_payload",
-      `A key package from ${from} for ${packageRoom} arrived in ${room}`,
-    );
-  }
-  return {
-    epoch: new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0),
-    chainKey: bytes.slice(5, header) as Uint8Array<ArrayBuffer>,
-  };
+  return decodePlaintext(bytes, from, scope.kind === "direct");
 }

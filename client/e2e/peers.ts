@@ -1,120 +1,189 @@
 /**
- * The peer sessions this session knows: each one's verified announcement and the two pairwise
- * keys derived with it (one wraps chain keys, one seals direct messages). Entries are promises,
- * so a frame that needs a peer still being verified waits for it rather than failing.
+ * The peer sessions this session knows: each one's verified announcement, its current agreement
+ * key, and the trust its device key has. A session becomes known only when the caller learns it
+ * from a room's membership or from an explicit lookup; an announcement alone never makes one.
+ * A session that has ended is remembered as ended, and never known again (a server replaying
+ * its old announcement gets nothing).
  *
  * @module
  */
 
-import { derivePairwiseKeys } from "../../crypto/ecdh.ts";
-import { Fernet } from "../../crypto/fernet.ts";
 import {
+  type AnnouncedSession,
   type CertificateVerifier,
-  type SessionKeys,
+  type DeviceReader,
   type VerifiedAnnouncement,
   verifyAnnouncement,
 } from "./announcement.ts";
+import { type PeerAgreementKey, verifyAgreementStatement } from "./agreement.ts";
 import { E2EError } from "./errors.ts";
 
-/** HKDF label of the key that wraps chain keys. */
-export const KEY_WRAP_LABEL = "openchat/v1 key-wrap";
-/** HKDF label of the key that seals direct messages. */
-export const DIRECT_LABEL = "openchat/v1 direct";
+/** Sessions remembered as ended, so a replayed announcement of one is refused. */
+export const MAX_ENDED_SESSIONS = 10_000;
 
-/** A verified peer session and what this session shares with it. */
+/** How far this client accepts a device key (see trust.ts). */
+export type DeviceTrustState = "verified" | "vouched" | "first_seen" | "not_accepted";
+
+/** True for the states whose holders get our keys and whose messages count as verified. */
+export function isAccepted(state: DeviceTrustState): boolean {
+  return state !== "not_accepted";
+}
+
+/** A verified peer session. */
 export interface PeerSession {
+  readonly user: string;
+  readonly device: string;
+  readonly session: string;
   announcement: VerifiedAnnouncement;
-  readonly wrapKey: Fernet;
-  readonly directKey: Fernet;
-  /** The raw announcement it was verified from (to recognise a repeat). */
+  /** The announcement it was verified from (an identical repeat is a no-op). */
   payload: string;
+  /** Its current agreement key (sequence 0 from the announcement, later from statements). */
+  agreement: PeerAgreementKey;
+  /** The trust its device key has with us; set by the caller once decided. */
+  trust: DeviceTrustState;
+}
+
+/** A session as the server describes it: who, and its announcement and latest agreement key. */
+export interface SessionDescription extends AnnouncedSession {
+  readonly announce: string;
+  readonly agreement?: string;
 }
 
 /** Known peer sessions of one of our sessions. */
 export class PeerDirectory {
-  readonly #sessions = new Map<string, Promise<PeerSession>>();
-  readonly #latestByUser = new Map<string, string>();
+  readonly #sessions = new Map<string, PeerSession>();
+  readonly #ended = new Set<string>();
 
   constructor(
-    private readonly own: SessionKeys,
     private readonly verifyCert: CertificateVerifier,
+    private readonly deviceOf: DeviceReader,
+    private readonly now: () => number,
   ) {}
 
-  /**
-   * Verifies `payload` as `user`'s session `session` and derives the pairwise keys, once per
-   * session. A later announcement of the same session must carry the same keys and a newer time.
-   *
-   * @throws {E2EError} when the announcement does not verify.
-   */
-  learn(user: string, session: string, payload: string): Promise<PeerSession> {
-    const known = this.#sessions.get(session);
-    if (known) return known.then((peer) => this.#refresh(peer, user, session, payload));
-    const pending = this.#verify(user, session, payload);
-    this.#sessions.set(session, pending);
-    pending.then(
-      () => this.#latestByUser.set(user, session),
-      () => this.#sessions.delete(session),
-    );
-    return pending;
-  }
-
-  /** The peer session `session`, if learned (or being learned). */
-  get(session: string): Promise<PeerSession> | undefined {
+  /** The known session `session`. */
+  get(session: string): PeerSession | undefined {
     return this.#sessions.get(session);
   }
 
-  /** The session id most recently learned for `user`. */
-  sessionOf(user: string): string | undefined {
-    return this.#latestByUser.get(user);
+  /** True when `session` has ended and may never be known again. */
+  hasEnded(session: string): boolean {
+    return this.#ended.has(session);
   }
 
-  /** Forgets a session that has gone. */
-  forget(session: string): void {
-    this.#sessions.delete(session);
-    for (const [user, latest] of this.#latestByUser) {
-      if (latest === session) this.#latestByUser.delete(user);
+  /** Every known session of `user`. */
+  sessionsOf(user: string): PeerSession[] {
+    return [...this.#sessions.values()].filter((peer) => peer.user === user);
+  }
+
+  /** Every known session. */
+  all(): PeerSession[] {
+    return [...this.#sessions.values()];
+  }
+
+  /**
+   * Verifies a session described by the server and returns it, with `isNew` when it was not
+   * known before (its trust is then `not_accepted` until the caller decides). A known session
+   * may only be described again with the same keys; an identical announcement is a no-op.
+   *
+   * @throws {E2EError} when it has ended, or its announcement or agreement key does not verify.
+   */
+  async learn(description: SessionDescription): Promise<{ peer: PeerSession; isNew: boolean }> {
+    const { session, user, device } = description;
+    const label = `${user}/${device}`;
+    if (this.#ended.has(session)) {
+      throw new E2EError("ended_session", `A session of ${label} that has ended was offered again`);
     }
-  }
-
-  async #verify(user: string, session: string, payload: string): Promise<PeerSession> {
-    const announcement = await verifyAnnouncement(payload, user, session, this.verifyCert);
-    const [wrap, direct] = await derivePairwiseKeys(
-      this.own.agreement.privateKey,
-      this.own.agreementPublic,
-      announcement.agreementPublic,
-      [KEY_WRAP_LABEL, DIRECT_LABEL],
-    ).catch(() => {
-      throw new E2EError("bad_announcement", `${user}'s agreement key is unusable`);
-    });
-    return {
+    const known = this.#sessions.get(session);
+    if (known) {
+      if (known.user !== user || known.device !== device) {
+        throw new E2EError("bad_announcement", `Session ${session} is not ${label}'s`);
+      }
+      await this.refresh(known, description.announce);
+      if (description.agreement) await this.updateAgreement(known, description.agreement);
+      return { peer: known, isNew: false };
+    }
+    const announcement = await verifyAnnouncement(
+      description.announce,
+      description,
+      this.verifyCert,
+      this.deviceOf,
+      new Date(this.now()),
+    );
+    const peer: PeerSession = {
+      user,
+      device,
+      session,
       announcement,
-      wrapKey: Fernet.fromRawKey(wrap!),
-      directKey: Fernet.fromRawKey(direct!),
-      payload,
+      payload: description.announce,
+      agreement: { seq: 0, publicKey: announcement.agreementPublic },
+      trust: "not_accepted",
     };
+    if (description.agreement) await this.updateAgreement(peer, description.agreement);
+    // Checked again: another learn of the same session may have finished while this one waited.
+    const raced = this.#sessions.get(session);
+    if (raced) return { peer: raced, isNew: false };
+    this.#sessions.set(session, peer);
+    return { peer, isNew: true };
   }
 
-  async #refresh(
-    peer: PeerSession,
-    user: string,
-    session: string,
-    payload: string,
-  ): Promise<PeerSession> {
-    if (payload === peer.payload) return peer;
-    const next = await verifyAnnouncement(payload, user, session, this.verifyCert);
-    const same = next.agreementPublic.toHex() === peer.announcement.agreementPublic.toHex() &&
+  /**
+   * Takes a re-announcement of a known session: identical is a no-op; the same keys with a
+   * newer time refresh it; anything else is refused.
+   *
+   * @throws {E2EError} `bad_announcement` or `stale_announcement`.
+   */
+  async refresh(peer: PeerSession, payload: string): Promise<void> {
+    if (payload === peer.payload) return;
+    const next = await verifyAnnouncement(
+      payload,
+      peer,
+      this.verifyCert,
+      this.deviceOf,
+      new Date(this.now()),
+    );
+    const same = next.signingPublic.toHex() === peer.announcement.signingPublic.toHex() &&
+      next.agreementPublic.toHex() === peer.announcement.agreementPublic.toHex() &&
       next.keyFingerprint === peer.announcement.keyFingerprint;
     if (!same) {
       throw new E2EError(
         "bad_announcement",
-        `${user}'s session ${session} announced different keys`,
+        `${peer.user}/${peer.device}'s session announced different keys`,
       );
     }
     if (next.ts <= peer.announcement.ts) {
-      throw new E2EError("stale_announcement", `${user} re-sent an older announcement`);
+      throw new E2EError("stale_announcement", `${peer.user} re-sent an older announcement`);
     }
     peer.announcement = next;
     peer.payload = payload;
+  }
+
+  /**
+   * Takes a peer's agreement statement; only a newer sequence replaces the current key (an old
+   * one replayed changes nothing).
+   *
+   * @returns true when the key changed.
+   * @throws {E2EError} when the statement does not verify under the session's key.
+   */
+  async updateAgreement(peer: PeerSession, payload: string): Promise<boolean> {
+    const key = await verifyAgreementStatement(
+      payload,
+      peer.session,
+      peer.announcement.signingKey,
+      `${peer.user}/${peer.device}`,
+    );
+    if (key.seq <= peer.agreement.seq) return false;
+    peer.agreement = key;
+    return true;
+  }
+
+  /** Forgets `session` for good: it has ended, and is never accepted again. */
+  end(session: string): PeerSession | undefined {
+    const peer = this.#sessions.get(session);
+    this.#sessions.delete(session);
+    this.#ended.add(session);
+    if (this.#ended.size > MAX_ENDED_SESSIONS) {
+      this.#ended.delete(this.#ended.values().next().value!);
+    }
     return peer;
   }
 }

@@ -1,93 +1,88 @@
 /**
- * One room as this session sees it: its members (and whether each one's keys are in place), our
- * sending chain, and the chains received from the others. A room is ready to send in when it is
- * joined, we have a chain, and no member's keys are still pending.
+ * One room as this session sees it on one join: its membership version and members (the
+ * server's word, each checked by its announcement and by our trust), the roster hash of every
+ * recent version, our sending chain, and whether a roster dispute holds it.
  *
  * @module
  */
 
-import { E2EError } from "./errors.ts";
-import { ReceivingChain, SendingChain } from "./chains.ts";
+import type { SendingChain } from "./chains.ts";
+import type { PeerSession } from "./peers.ts";
+import { isAccepted } from "./peers.ts";
+import type { RosterEntry } from "./roster.ts";
 
-/** Received epochs kept per member: the current one and the one before (messages in flight). */
-export const KEPT_EPOCHS = 2;
+/** Roster hashes remembered per room, for key packages that arrive after a later change. */
+export const KEPT_ROSTERS = 32;
 
-/** Where a member's keys stand. */
-export type MemberStatus = "pending" | "ready" | "failed";
-
-/** A member of a room. */
+/** A member of a room in our view. */
 export interface RoomMember {
   readonly user: string;
+  readonly device: string;
   readonly session: string;
-  status: MemberStatus;
+  /** Its verified session, unless its announcement failed. */
+  peer?: PeerSession;
 }
 
-/** The end-to-end state of one room. */
-export class RoomState {
+/** A roster mismatch that holds the room until the member disagreeing agrees again. */
+export interface RosterDispute {
+  readonly version: number;
+  readonly session: string;
+  readonly label: string;
+}
+
+/** The end-to-end state of one room on one join. */
+export class RoomView {
   readonly members = new Map<string, RoomMember>();
-  readonly #received = new Map<string, ReceivingChain[]>();
-  sending: SendingChain | undefined;
+  readonly #rosters = new Map<number, Uint8Array>();
+  /** Members of a `joined` answer that comes in several frames, until its last one. */
+  joining: RoomMember[] | undefined;
   joined = false;
-  /** The server's membership version this state matches; sent with each message. */
+  /** The server's membership version this view matches; sent with each message. */
   version = 0;
-  #epoch = 0;
+  sending: SendingChain | undefined;
+  /** Our messages sealed on `sending` whose ack or refusal has not arrived. */
+  unresolved = 0;
+  /** A rotation waits for `unresolved` to reach 0 ("wanted") or is under way ("running"). */
+  rotation: "idle" | "wanted" | "running" = "idle";
+  dispute: RosterDispute | undefined;
   /** The member list last reported, so an unchanged list is not reported twice. */
   lastReported = "";
 
   constructor(readonly name: string) {}
 
-  /** True when a message can be sealed for every current member. */
+  /** True when a message can be sealed now for every member we accept. */
   get ready(): boolean {
-    if (!this.joined || !this.sending) return false;
-    for (const member of this.members.values()) if (member.status === "pending") return false;
-    return true;
+    return this.joined && this.sending !== undefined && this.rotation === "idle" &&
+      this.dispute === undefined;
   }
 
-  /** Members whose keys are in place. */
-  readyMembers(): RoomMember[] {
-    return [...this.members.values()].filter((member) => member.status === "ready");
+  /** Members whose keys we accept: they get our chains. */
+  acceptedMembers(): RoomMember[] {
+    return [...this.members.values()].filter((member) =>
+      member.peer !== undefined && isAccepted(member.peer.trust)
+    );
   }
 
-  /** Starts a new epoch with a fresh chain; returns it with its initial key (to distribute once). */
-  rotate(): { chain: SendingChain; initialKey: Uint8Array<ArrayBuffer> } {
-    this.#epoch += 1;
-    const { chain, initialKey } = SendingChain.create(this.#epoch);
-    this.sending = chain;
-    return { chain, initialKey };
+  /** The roster entries of this view (ourselves included by the caller). */
+  rosterEntries(): RosterEntry[] {
+    return [...this.members.values()].map((member) => ({
+      user: member.user,
+      device: member.device,
+      session: member.session,
+      keyFingerprint: member.peer?.announcement.keyDigest,
+    }));
   }
 
-  /** Removes a member and every chain received from it. */
-  remove(session: string): RoomMember | undefined {
-    const member = this.members.get(session);
-    this.members.delete(session);
-    this.#received.delete(session);
-    return member;
-  }
-
-  /**
-   * Stores a chain received from `session`. Only a newer epoch than any seen is accepted, so an
-   * old key package cannot be replayed to rewind a chain.
-   *
-   * @throws {E2EError} `replay` for an epoch not newer than the latest.
-   */
-  addReceived(session: string, epoch: number, chainKey: Uint8Array<ArrayBuffer>): void {
-    const chains = this.#received.get(session) ?? [];
-    const latest = chains.at(-1);
-    if (latest && epoch <= latest.epoch) {
-      throw new E2EError("replay", `A key package for an old epoch (${epoch}) was dropped`);
+  /** Remembers our roster hash at `version`. */
+  recordRoster(version: number, hash: Uint8Array): void {
+    this.#rosters.set(version, hash);
+    while (this.#rosters.size > KEPT_ROSTERS) {
+      this.#rosters.delete(this.#rosters.keys().next().value!);
     }
-    chains.push(new ReceivingChain(epoch, chainKey));
-    while (chains.length > KEPT_EPOCHS) chains.shift();
-    this.#received.set(session, chains);
   }
 
-  /** The chain received from `session` for `epoch`, if held. */
-  received(session: string, epoch: number): ReceivingChain | undefined {
-    return this.#received.get(session)?.find((chain) => chain.epoch === epoch);
-  }
-
-  /** Every chain held from `session`, oldest first (for inspection in tests and `/whois`). */
-  receivedChains(session: string): readonly ReceivingChain[] {
-    return this.#received.get(session) ?? [];
+  /** Our roster hash at `version`, if remembered. */
+  rosterAt(version: number): Uint8Array | undefined {
+    return this.#rosters.get(version);
   }
 }

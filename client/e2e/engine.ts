@@ -1,0 +1,1179 @@
+/**
+ * The end-to-end engine of one session: everything a client decides about keys, trust, rosters
+ * and sealed messages, with no socket in sight. The chat client hands it decoded server frames
+ * (`inbound.ts`) and the messages the user typed; it returns the frames to send and the events
+ * to show, and it is tested directly, frame by frame, from the attacker's side.
+ *
+ * What it enforces (docs/SECURITY.md states each as a property):
+ *
+ * - A peer session is known only from a room's membership or an explicit lookup; an `announce`
+ *   only refreshes a known session with the same keys. A session that ended is never known again.
+ * - Keys and messages are accepted in a room only from sessions that are members in our view.
+ * - Whether a message is verified is decided by the device key behind the session that signed
+ *   it, never by a name. Devices we do not accept get no chain keys and no direct messages.
+ * - Every key package carries the sender's roster hash; a member whose view differs is reported
+ *   (`roster_mismatch`) and the room stops sending until that member agrees again.
+ * - Each own chain rotation replaces our agreement key first; packages are wrapped to each
+ *   recipient's current key with a fresh ephemeral key, and bound to both ends.
+ * - Gaps (skipped, reordered, missing) are reported; replays are refused at every level.
+ *
+ * The caller must not call into one engine concurrently: the chat client runs everything through
+ * one serial queue.
+ *
+ * @module
+ */
+
+import { randomBytes } from "../../crypto/bytes.ts";
+import type { KeyItem } from "../../protocol/messages.ts";
+import type { ClientEvent, DeviceInfo, TrustLevel } from "../events.ts";
+import { buildAgreementStatement, OwnAgreementKeys } from "./agreement.ts";
+import {
+  ANNOUNCE_REFRESH_MS,
+  buildAnnouncement,
+  type CertificateVerifier,
+  createSigningKeys,
+  type DeviceReader,
+  type SigningKeys,
+} from "./announcement.ts";
+import { type ReceivingChain, SendingChain } from "./chains.ts";
+import { E2EError } from "./errors.ts";
+import type { Inbound, MemberDescription } from "./inbound.ts";
+import {
+  createEphemeral,
+  type KeyPackageContent,
+  openKeyPackage,
+  parseKeyPackage,
+  ROSTER_HASH_BYTES,
+  sealKeyPackage,
+  verifyKeyPackage,
+} from "./key_package.ts";
+import {
+  type MessageScope,
+  openMessage,
+  parseMessage,
+  type Plaintext,
+  sealMessage,
+  verifyMessage,
+} from "./payloads.ts";
+import { isAccepted, PeerDirectory, type PeerSession } from "./peers.ts";
+import { ReceivedChains } from "./received_chains.ts";
+import { type RoomMember, RoomView } from "./room_state.ts";
+import { describeRoster, type RosterEntry, rosterHash } from "./roster.ts";
+import {
+  decideTrust,
+  fingerprintDigits,
+  MIN_TRUST_PREFIX_DIGITS,
+  type TrustBook,
+  type VouchingLink,
+} from "./trust.ts";
+
+/** Key items per `keys` frame: each is under 500 bytes, so this stays far inside a frame. */
+export const KEY_ITEMS_PER_FRAME = 100;
+/** How long a lookup's list of a user's sessions is used for direct messages before it is asked again. */
+export const DIRECT_LOOKUP_TTL_MS = 60_000;
+/** Direct messages held while their sender's session is being looked up. */
+export const MAX_HELD_DIRECT = 50;
+/** Most members a (multi-frame) `joined` answer may list; a server sending more is cut off there. */
+export const MAX_JOINED_MEMBERS = 100_000;
+const ZERO_HASH = new Uint8Array(ROSTER_HASH_BYTES);
+const DIRECT_SCOPE = "";
+
+/** This device, as the engine needs it. */
+export interface LocalDevice {
+  readonly user: string;
+  readonly device: string;
+  readonly certDer: Uint8Array;
+  /** The device's certificate key (P-256), to certify the session's keys. */
+  readonly privateKey: CryptoKey;
+  /** SHA-256 of the device's public key, as colon-separated hex and raw. */
+  readonly keyFingerprint: string;
+  readonly keyDigest: Uint8Array;
+}
+
+/** Frames the engine asks the client to send (the client adds ids where the protocol needs them). */
+export type Outbound =
+  | { type: "announce"; payload: string }
+  | { type: "agreement"; payload: string }
+  | { type: "keys"; room?: string; items: KeyItem[] }
+  | { type: "lookup"; id: string; user: string };
+
+/** What one call produced: frames to send, in order, and events to show. */
+export interface Effects {
+  frames: Outbound[];
+  events: ClientEvent[];
+}
+
+/** A room message sealed for the current membership. */
+export interface SealedRoomMessage {
+  readonly room: string;
+  readonly payload: string;
+  readonly version: number;
+  readonly epoch: number;
+}
+
+/** One copy of a direct message, for one device session. */
+export interface SealedDirectCopy {
+  readonly to: string;
+  readonly session: string;
+  readonly payload: string;
+  readonly epoch: number;
+}
+
+/** Where a direct message stands. */
+export type DirectSeal =
+  | { readonly status: "wait" }
+  | { readonly status: "failed"; readonly reason: string }
+  | { readonly status: "sealed"; readonly copies: SealedDirectCopy[] };
+
+/** How to build an engine. */
+export interface EngineOptions {
+  readonly local: LocalDevice;
+  /** Our session id, from `welcome`. */
+  readonly session: string;
+  readonly verifyCert: CertificateVerifier;
+  readonly deviceOf: DeviceReader;
+  readonly trust: TrustBook;
+  /** Verifies a device link for `user`'s `device`; without it, no link vouches. */
+  readonly verifyLink?: (link: string, user: string) => Promise<VouchingLink | undefined>;
+  /** Wall clock in ms (tests move it). */
+  readonly now?: () => number;
+}
+
+/** What a thief who copied this session's memory right now would hold (for the healing tests). */
+export interface KeySnapshot {
+  readonly session: string;
+  readonly agreementKeys: Map<number, CryptoKey>;
+  readonly agreementPublic: Map<number, Uint8Array>;
+  readonly received: Map<string, Map<string, ReceivingChain[]>>;
+  /** Our own sending chains, as receivers at their current step, by scope (room or `@session`). */
+  readonly sending: Map<string, ReceivingChain>;
+}
+
+interface DirectPeerState {
+  sending?: SendingChain;
+  unresolved: number;
+}
+
+class Out implements Effects {
+  readonly frames: Outbound[] = [];
+  readonly events: ClientEvent[] = [];
+  emit(event: ClientEvent): void {
+    this.events.push(event);
+  }
+  report(error: unknown): void {
+    if (error instanceof E2EError) {
+      this.events.push({ type: "error", code: error.code, message: error.message });
+      return;
+    }
+    throw error;
+  }
+}
+
+/** The end-to-end state of one session (one connection). */
+export class E2ESession {
+  readonly #options: EngineOptions;
+  readonly #now: () => number;
+  readonly #signing: SigningKeys;
+  readonly #agreement: OwnAgreementKeys;
+  readonly #peers: PeerDirectory;
+  readonly #rooms = new Map<string, RoomView>();
+  /** Chains received, by scope (room name, or "" for direct), kept across leave and rejoin. */
+  readonly #received = new Map<string, ReceivedChains>();
+  /** Our last epoch by scope (room name, or `@session` for a direct chain), across rejoins. */
+  readonly #epochs = new Map<string, number>();
+  readonly #direct = new Map<string, DirectPeerState>();
+  readonly #directory = new Map<string, { sessions: string[]; at: number }>();
+  readonly #lookups = new Map<string, string>();
+  readonly #pendingWhois = new Set<string>();
+  readonly #heldDirect: Extract<Inbound, { type: "dm" }>[] = [];
+  #announcedAt: number;
+  #nextLookup = 1;
+
+  private constructor(
+    options: EngineOptions,
+    signing: SigningKeys,
+    agreement: OwnAgreementKeys,
+  ) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#signing = signing;
+    this.#agreement = agreement;
+    this.#peers = new PeerDirectory(options.verifyCert, options.deviceOf, this.#now);
+    this.#announcedAt = this.#now();
+    this.#initialAgreementPublic = agreement.current.publicKey;
+  }
+
+  /** The agreement key the announcement certifies (sequence 0), kept after it is replaced. */
+  readonly #initialAgreementPublic: Uint8Array;
+
+  /** Makes the session's keys; our own device key is accepted in the trust book. */
+  static async create(options: EngineOptions): Promise<E2ESession> {
+    const now = (options.now ?? Date.now)();
+    const [signing, agreement] = await Promise.all([
+      createSigningKeys(),
+      OwnAgreementKeys.create(now),
+    ]);
+    const { local } = options;
+    if (!options.trust.accepted(local.user).some((d) => d.fingerprint === local.keyFingerprint)) {
+      await options.trust.accept(local.user, {
+        fingerprint: local.keyFingerprint,
+        device: local.device,
+        state: "verified",
+        since: new Date(now).toISOString(),
+      });
+    }
+    return new E2ESession(options, signing, agreement);
+  }
+
+  /** Our session id. */
+  get session(): string {
+    return this.#options.session;
+  }
+
+  /** The announcement to send before anything else (and again every few hours). */
+  async announce(): Promise<Outbound> {
+    const { local, session } = this.#options;
+    this.#announcedAt = this.#now();
+    return {
+      type: "announce",
+      payload: await buildAnnouncement({
+        who: { user: local.user, device: local.device, session },
+        certDer: local.certDer,
+        deviceKey: local.privateKey,
+        // The announcement always certifies the first key; later ones come as statements.
+        agreementPublic: this.#initialAgreementPublic,
+        signingPublic: this.#signing.publicKey,
+        ts: this.#announcedAt,
+      }),
+    };
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------
+
+  /** Acts on one server frame. Peer mistakes become `error` events; nothing is thrown for them. */
+  async handle(message: Inbound): Promise<Effects> {
+    const out = new Out();
+    try {
+      switch (message.type) {
+        case "joined":
+          await this.#joined(message, out);
+          break;
+        case "left":
+          this.#left(message.room);
+          break;
+        case "presence":
+          await this.#presence(message, out);
+          break;
+        case "announce":
+          await this.#announceFrame(message, out);
+          break;
+        case "agreement":
+          await this.#agreementFrame(message, out);
+          break;
+        case "keys":
+          await this.#keys(message, out);
+          break;
+        case "msg":
+          await this.#roomMessage(message, out);
+          break;
+        case "dm":
+          await this.#directMessage(message, out);
+          break;
+        case "peer":
+          await this.#peerFrame(message, out);
+          break;
+      }
+    } catch (error) {
+      out.report(error);
+    }
+    return out;
+  }
+
+  async #joined(message: Extract<Inbound, { type: "joined" }>, out: Out): Promise<void> {
+    let room = this.#rooms.get(message.room);
+    if (!room || room.joined) {
+      // A fresh view for every join; epochs and received chains carry on (they live outside it).
+      room = new RoomView(message.room);
+      this.#rooms.set(message.room, room);
+    }
+    const gathered = room.joining ?? [];
+    for (const member of message.members.slice(0, MAX_JOINED_MEMBERS - gathered.length)) {
+      gathered.push({ user: member.user, device: member.device, session: member.session });
+      this.#descriptions.set(member.session, member);
+    }
+    if (message.more) {
+      room.joining = gathered;
+      return;
+    }
+    room.joining = undefined;
+    room.joined = true;
+    room.version = message.version;
+    for (const member of gathered) {
+      if (member.session === this.session) continue;
+      const admitted = await this.#admit(this.#descriptions.get(member.session)!, out);
+      this.#descriptions.delete(member.session);
+      room.members.set(member.session, { ...member, ...(admitted ? { peer: admitted } : {}) });
+    }
+    await this.#recordRoster(room);
+    await this.#rotate(room, out);
+    this.#reportMembers(room, out);
+  }
+
+  /** Descriptions of members of a `joined` that is still coming in several frames. */
+  readonly #descriptions = new Map<string, MemberDescription>();
+
+  #left(name: string): void {
+    this.#rooms.delete(name);
+    this.#received.get(name)?.dropAll();
+  }
+
+  async #presence(message: Extract<Inbound, { type: "presence" }>, out: Out): Promise<void> {
+    const room = this.#rooms.get(message.room);
+    if (!room?.joined) return;
+    room.version = message.version;
+    if (message.event === "join") {
+      const member: RoomMember = {
+        user: message.user,
+        device: message.device,
+        session: message.session,
+      };
+      room.members.set(message.session, member);
+      out.emit({ type: "join", room: room.name, user: message.user });
+      if (message.announce) {
+        const peer = await this.#admit({
+          user: message.user,
+          device: message.device,
+          session: message.session,
+          announce: message.announce,
+          ...(message.agreement ? { agreement: message.agreement } : {}),
+          ...(message.link ? { link: message.link } : {}),
+        }, out);
+        if (peer) member.peer = peer;
+      }
+    } else {
+      const member = room.members.get(message.session);
+      room.members.delete(message.session);
+      this.#received.get(room.name)?.drop(message.session);
+      if (message.reason !== "left") this.#endSession(message.session);
+      if (member) {
+        out.emit({
+          type: "leave",
+          room: room.name,
+          user: message.user,
+          ...(message.reason ? { reason: message.reason } : {}),
+        });
+      }
+    }
+    await this.#recordRoster(room);
+    // Every membership change starts a new chain: a member reads exactly what was sent while
+    // they were one.
+    await this.#rotate(room, out);
+    this.#reportMembers(room, out);
+  }
+
+  /** A session that ended is forgotten everywhere and never accepted again. */
+  #endSession(session: string): void {
+    this.#peers.end(session);
+    this.#direct.delete(session);
+    this.#received.get(DIRECT_SCOPE)?.drop(session);
+    for (const room of this.#rooms.values()) {
+      const member = room.members.get(session);
+      if (member) delete member.peer;
+    }
+  }
+
+  async #announceFrame(message: Extract<Inbound, { type: "announce" }>, out: Out): Promise<void> {
+    const peer = this.#peers.get(message.session);
+    if (!peer) {
+      throw new E2EError(
+        "unknown_sender",
+        `An announcement for a session of ${message.user} that shares nothing with you was ignored`,
+      );
+    }
+    if (peer.user !== message.user || peer.device !== message.device) {
+      throw new E2EError("bad_announcement", `Session ${message.session} is not ${message.user}'s`);
+    }
+    await this.#peers.refresh(peer, message.announce);
+    void out;
+  }
+
+  async #agreementFrame(message: Extract<Inbound, { type: "agreement" }>, out: Out): Promise<void> {
+    const peer = this.#knownSession(message.session, message.user);
+    await this.#peers.updateAgreement(peer, message.payload);
+    void out;
+  }
+
+  /** The known, live peer session `session`, which the server must have stamped as `user`'s. */
+  #knownSession(session: string, user: string): PeerSession {
+    if (this.#peers.hasEnded(session)) {
+      throw new E2EError("ended_session", `A frame from ${user}'s session that ended was dropped`);
+    }
+    const peer = this.#peers.get(session);
+    if (!peer) {
+      throw new E2EError(
+        "unknown_sender",
+        `A frame from ${user} came from a session with no verified keys`,
+      );
+    }
+    if (peer.user !== user) {
+      throw new E2EError(
+        "bad_signature",
+        `A frame stamped as from ${user} came from ${peer.user}'s session`,
+      );
+    }
+    return peer;
+  }
+
+  /** The member `session` of `room` in our view, with its verified session. */
+  #roomSender(room: RoomView, session: string, user: string): PeerSession {
+    const member = room.members.get(session);
+    if (!member) {
+      if (this.#peers.hasEnded(session)) {
+        throw new E2EError(
+          "ended_session",
+          `A frame from ${user}'s session that ended was dropped`,
+        );
+      }
+      throw new E2EError(
+        "not_member",
+        `A frame in ${room.name} claiming to be from ${user} came from a session that is not a member there`,
+      );
+    }
+    return this.#knownSession(session, user);
+  }
+
+  async #keys(message: Extract<Inbound, { type: "keys" }>, out: Out): Promise<void> {
+    const from = `${message.from}/${message.device}`;
+    const direct = message.room === undefined;
+    const room = direct ? undefined : this.#rooms.get(message.room!);
+    if (!direct && !room?.joined) return;
+    const peer = room
+      ? this.#roomSender(room, message.session, message.from)
+      : this.#knownSession(message.session, message.from);
+    const scope = room?.name ?? DIRECT_SCOPE;
+    const envelope = parseKeyPackage(message.payload, from);
+    await verifyKeyPackage(envelope, {
+      scope,
+      senderSession: message.session,
+      recipient: this.session,
+      verifyKey: peer.announcement.signingKey,
+    }, from);
+    const seq = envelope.ref.startsWith("a") ? Number(envelope.ref.slice(1)) : -1;
+    const own = this.#agreement.keyFor(seq, this.#now());
+    if (!own) {
+      throw new E2EError(
+        "stale_key",
+        `A key package from ${from} was wrapped to a key this session no longer holds (${envelope.ref})`,
+      );
+    }
+    const content = await openKeyPackage(envelope, own, {
+      kind: direct ? "direct" : "room",
+      scope,
+      senderSession: message.session,
+      recipient: this.session,
+    }, from);
+    const previous = this.#receivedIn(scope).add(
+      message.session,
+      content.epoch,
+      content.chainKey as Uint8Array<ArrayBuffer>,
+      from,
+    );
+    if (previous && content.prevCount > previous.received) {
+      out.emit({
+        type: "gap",
+        ...(room ? { room: room.name } : {}),
+        from: peer.user,
+        device: peer.device,
+        count: content.prevCount - previous.received,
+        reason: "missing",
+      });
+    }
+    if (room) await this.#checkRoster(room, peer, content, out);
+  }
+
+  async #checkRoster(
+    room: RoomView,
+    peer: PeerSession,
+    content: KeyPackageContent,
+    out: Out,
+  ): Promise<void> {
+    const ours = room.rosterAt(content.version);
+    if (!ours) return; // a version we never saw: we joined after it, or it is far behind
+    const agrees = ours.toHex() === content.rosterHash.toHex();
+    if (!agrees) {
+      if (room.dispute?.session !== peer.session) {
+        room.dispute = {
+          version: content.version,
+          session: peer.session,
+          label: `${peer.user}/${peer.device}`,
+        };
+        out.emit({
+          type: "roster_mismatch",
+          room: room.name,
+          version: content.version,
+          from: peer.user,
+          device: peer.device,
+          ours: describeRoster(this.#rosterEntries(room)),
+        });
+      }
+      return;
+    }
+    if (room.dispute?.session === peer.session && content.version > room.dispute.version) {
+      room.dispute = undefined;
+      out.emit({
+        type: "notice",
+        message: `${peer.user}/${peer.device} now sees the same members of ${room.name} as you`,
+      });
+      await this.#rotate(room, out);
+      this.#reportMembers(room, out);
+    }
+  }
+
+  #receivedIn(scope: string): ReceivedChains {
+    let chains = this.#received.get(scope);
+    if (!chains) {
+      chains = new ReceivedChains();
+      this.#received.set(scope, chains);
+    }
+    return chains;
+  }
+
+  async #roomMessage(message: Extract<Inbound, { type: "msg" }>, out: Out): Promise<void> {
+    const room = this.#rooms.get(message.room);
+    if (!room?.joined) return;
+    const peer = this.#roomSender(room, message.session, message.from);
+    const scope: MessageScope = { kind: "room", room: room.name };
+    const plain = await this.#open(message.payload, scope, message.session, peer, room.name, out);
+    out.emit({
+      type: "message",
+      room: room.name,
+      from: peer.user,
+      device: peer.device,
+      text: plain.text,
+      ts: new Date(plain.ts).toISOString(),
+      verified: isAccepted(peer.trust),
+      trust: peer.trust,
+      ...(plain.action ? { action: true as const } : {}),
+      ...(plain.late ? { late: true as const } : {}),
+    });
+  }
+
+  /** Verifies, finds the chain step, reports gaps and decrypts one sealed message. */
+  async #open(
+    payload: string,
+    scope: MessageScope,
+    session: string,
+    peer: PeerSession,
+    room: string | undefined,
+    out: Out,
+  ): Promise<Plaintext & { late: boolean }> {
+    const from = `${peer.user}/${peer.device}`;
+    const envelope = parseMessage(payload, from);
+    await verifyMessage(envelope, scope, session, peer.announcement.signingKey, from);
+    const chain = this.#receivedIn(room ?? DIRECT_SCOPE).get(session, envelope.epoch);
+    if (!chain) {
+      throw new E2EError(
+        "no_key",
+        `A message from ${from} could not be read: no key for its epoch ${envelope.epoch} reached you`,
+      );
+    }
+    const { key, late, skipped } = await chain.take(envelope.n).catch((error) => {
+      if (error instanceof E2EError && error.code === "replay") {
+        throw new E2EError(
+          "replay",
+          `A replayed message from ${from} was dropped (${error.message})`,
+        );
+      }
+      throw error;
+    });
+    const gap = (count: number, reason: "skipped" | "reordered") =>
+      out.emit({
+        type: "gap",
+        ...(room ? { room } : {}),
+        from: peer.user,
+        device: peer.device,
+        count,
+        reason,
+      });
+    if (skipped > 0) gap(skipped, "skipped");
+    if (late) gap(1, "reordered");
+    const plain = await openMessage(envelope, key, scope, from);
+    return { ...plain, late };
+  }
+
+  async #directMessage(message: Extract<Inbound, { type: "dm" }>, out: Out): Promise<void> {
+    if (!this.#peers.get(message.session) && !this.#peers.hasEnded(message.session)) {
+      if (this.#heldDirect.length >= MAX_HELD_DIRECT) {
+        throw new E2EError(
+          "unknown_sender",
+          `Too many direct messages from unknown sessions; one from ${message.from} was dropped`,
+        );
+      }
+      this.#heldDirect.push(message);
+      this.#lookup(message.from, out);
+      return;
+    }
+    const peer = this.#knownSession(message.session, message.from);
+    const scope: MessageScope = { kind: "direct", recipient: this.session };
+    const plain = await this.#open(message.payload, scope, message.session, peer, undefined, out);
+    const me = this.#options.local.user;
+    if (peer.user !== me && plain.to !== me) {
+      throw new E2EError(
+        "bad_payload",
+        `A direct message from ${peer.user} to ${plain.to} was delivered to you`,
+      );
+    }
+    out.emit({
+      type: "dm",
+      from: peer.user,
+      device: peer.device,
+      to: plain.to!,
+      text: plain.text,
+      ts: new Date(plain.ts).toISOString(),
+      verified: isAccepted(peer.trust),
+      trust: peer.trust,
+      ...(plain.action ? { action: true as const } : {}),
+      ...(plain.late ? { late: true as const } : {}),
+    });
+  }
+
+  async #peerFrame(message: Extract<Inbound, { type: "peer" }>, out: Out): Promise<void> {
+    if (this.#lookups.get(message.id) !== message.user) return; // not a lookup we made
+    this.#lookups.delete(message.id);
+    const sessions: string[] = [];
+    for (const description of message.sessions) {
+      if (description.session === this.session || description.user !== message.user) continue;
+      const peer = await this.#admit(description, out);
+      if (peer) sessions.push(peer.session);
+    }
+    this.#directory.set(message.user, { sessions, at: this.#now() });
+    if (this.#pendingWhois.delete(message.user)) out.emit(this.#whoisEvent(message.user, true));
+    const held = this.#heldDirect.filter((dm) => dm.from === message.user);
+    this.#heldDirect.splice(
+      0,
+      this.#heldDirect.length,
+      ...this.#heldDirect.filter((dm) => !held.includes(dm)),
+    );
+    for (const dm of held) {
+      try {
+        if (!this.#peers.get(dm.session)) {
+          throw new E2EError(
+            "unknown_sender",
+            `A direct message from ${dm.from} came from a session the lookup did not list`,
+          );
+        }
+        await this.#directMessage(dm, out);
+      } catch (error) {
+        out.report(error);
+      }
+    }
+  }
+
+  /** The server could not look `user` up (offline, or no such user). */
+  lookupFailed(id: string, reason: string): Effects {
+    const out = new Out();
+    const user = this.#lookups.get(id);
+    if (user === undefined) return out;
+    this.#lookups.delete(id);
+    this.#directory.set(user, { sessions: [], at: this.#now() });
+    if (this.#pendingWhois.delete(user)) out.emit(this.#whoisEvent(user, false));
+    const held = this.#heldDirect.filter((dm) => dm.from === user);
+    if (held.length > 0) {
+      this.#heldDirect.splice(
+        0,
+        this.#heldDirect.length,
+        ...this.#heldDirect.filter((dm) => !held.includes(dm)),
+      );
+      out.emit({
+        type: "error",
+        code: "unknown_sender",
+        message: `${held.length} direct message(s) from ${user} could not be verified (${reason})`,
+      });
+    }
+    return out;
+  }
+
+  // ---- admission and trust -------------------------------------------------------------------
+
+  /** Verifies a described session and decides its device's trust; failures are reported. */
+  async #admit(description: MemberDescription, out: Out): Promise<PeerSession | undefined> {
+    try {
+      const { peer, isNew } = await this.#peers.learn(description);
+      if (isNew) await this.#decide(peer, description.link, out);
+      return peer;
+    } catch (error) {
+      out.report(error);
+      return undefined;
+    }
+  }
+
+  async #decide(peer: PeerSession, link: string | undefined, out: Out): Promise<void> {
+    const fingerprint = peer.announcement.keyFingerprint;
+    const vouching = link && this.#options.verifyLink
+      ? await this.#options.verifyLink(link, peer.user).catch(() => undefined)
+      : undefined;
+    const decision = await decideTrust(
+      this.#options.trust,
+      { user: peer.user, device: peer.device, fingerprint },
+      vouching,
+      new Date(this.#now()),
+    );
+    peer.trust = decision.state;
+    if (decision.newly) {
+      out.emit({
+        type: "device_accepted",
+        user: peer.user,
+        device: peer.device,
+        fingerprint,
+        trust: decision.newly,
+        ...(decision.by ? { by: decision.by } : {}),
+      });
+    } else if (decision.state === "not_accepted") {
+      out.emit({
+        type: "key_changed",
+        user: peer.user,
+        device: peer.device,
+        fingerprint,
+        trusted: this.#options.trust.accepted(peer.user).map((entry) => entry.fingerprint),
+      });
+    }
+  }
+
+  /**
+   * Accepts exactly the seen device key of `user` whose fingerprint starts with `prefix` (at
+   * least {@linkcode MIN_TRUST_PREFIX_DIGITS} hex digits, colons optional), after the user
+   * compared it out of band. Rooms it is in start a new chain, so it gets our keys.
+   */
+  async trust(user: string, prefix: string): Promise<Effects> {
+    const out = new Out();
+    const digits = fingerprintDigits(prefix);
+    if (!/^[0-9A-F]+$/.test(digits) || digits.length < MIN_TRUST_PREFIX_DIGITS) {
+      out.emit({
+        type: "error",
+        code: "bad_fingerprint",
+        message:
+          `Give at least ${MIN_TRUST_PREFIX_DIGITS} hex digits of the fingerprint you compared (see /whois ${user})`,
+      });
+      return out;
+    }
+    const matches = this.#peers.sessionsOf(user).filter((peer) =>
+      fingerprintDigits(peer.announcement.keyFingerprint).startsWith(digits)
+    );
+    const keys = new Set(matches.map((peer) => peer.announcement.keyFingerprint));
+    if (keys.size !== 1) {
+      out.emit({
+        type: "error",
+        code: "unknown_key",
+        message: keys.size === 0
+          ? `No key of ${user} starting with ${prefix} has been seen; /whois ${user} lists them`
+          : `More than one key of ${user} starts with ${prefix}; give more digits`,
+      });
+      return out;
+    }
+    const fingerprint = [...keys][0]!;
+    const device = matches[0]!.device;
+    await this.#options.trust.accept(user, {
+      fingerprint,
+      device,
+      state: "verified",
+      since: new Date(this.#now()).toISOString(),
+    });
+    for (const peer of matches) peer.trust = "verified";
+    out.emit({ type: "trusted", user, device, fingerprint });
+    for (const room of this.#rooms.values()) {
+      if (
+        [...room.members.values()].some((member) => member.peer && matches.includes(member.peer))
+      ) {
+        await this.#rotate(room, out);
+        this.#reportMembers(room, out);
+      }
+    }
+    return out;
+  }
+
+  /** Looks `user` up and reports every device with its trust (a `whois` event). */
+  whois(user: string): Effects {
+    const out = new Out();
+    this.#pendingWhois.add(user);
+    this.#lookup(user, out);
+    return out;
+  }
+
+  #whoisEvent(user: string, online: boolean): ClientEvent {
+    const devices = new Map<string, DeviceInfo>();
+    const { local } = this.#options;
+    if (user === local.user) {
+      devices.set(local.keyFingerprint, {
+        device: local.device,
+        fingerprint: local.keyFingerprint,
+        trust: "verified",
+        online: true,
+      });
+    }
+    for (const entry of this.#options.trust.accepted(user)) {
+      if (!devices.has(entry.fingerprint)) {
+        devices.set(entry.fingerprint, {
+          device: entry.device,
+          fingerprint: entry.fingerprint,
+          trust: entry.state,
+          online: false,
+        });
+      }
+    }
+    for (const peer of this.#peers.sessionsOf(user)) {
+      const fingerprint = peer.announcement.keyFingerprint;
+      devices.set(fingerprint, {
+        device: peer.device,
+        fingerprint,
+        trust: peer.trust as TrustLevel,
+        online: online && (this.#directory.get(user)?.sessions.includes(peer.session) ?? false),
+      });
+    }
+    return { type: "whois", user, online, devices: [...devices.values()] };
+  }
+
+  // ---- rotation ------------------------------------------------------------------------------
+
+  async #recordRoster(room: RoomView): Promise<void> {
+    room.recordRoster(
+      room.version,
+      await rosterHash(room.name, room.version, this.#rosterEntries(room)),
+    );
+  }
+
+  #rosterEntries(room: RoomView): RosterEntry[] {
+    const { local } = this.#options;
+    return [
+      {
+        user: local.user,
+        device: local.device,
+        session: this.session,
+        keyFingerprint: local.keyDigest,
+      },
+      ...room.rosterEntries(),
+    ];
+  }
+
+  /** Replaces our agreement key and announces the new one (before any package of a rotation). */
+  async #replaceAgreementKey(out: Out): Promise<void> {
+    const key = await this.#agreement.replace(this.#now());
+    out.frames.push({
+      type: "agreement",
+      payload: await buildAgreementStatement(this.session, key, this.#signing.pair.privateKey),
+    });
+  }
+
+  /**
+   * Starts a new sending epoch in `room` and hands its key to every member we accept, once all
+   * our messages of the current epoch are resolved (so the package can say how many the server
+   * accepted); until then the room waits.
+   */
+  async #rotate(room: RoomView, out: Out): Promise<void> {
+    if (!room.joined) return;
+    if (room.unresolved > 0) {
+      room.rotation = "wanted";
+      return;
+    }
+    room.rotation = "running";
+    try {
+      const prevCount = room.sending?.accepted ?? 0;
+      await this.#replaceAgreementKey(out);
+      const epoch = (this.#epochs.get(room.name) ?? 0) + 1;
+      this.#epochs.set(room.name, epoch);
+      const { chain, initialKey } = SendingChain.create(epoch, this.#now());
+      const hash = room.rosterAt(room.version) ?? ZERO_HASH;
+      const recipients = room.acceptedMembers().filter((member) =>
+        member.session !== room.dispute?.session
+      );
+      const items = await this.#packages(
+        recipients.map((member) => member.peer!),
+        {
+          kind: "room",
+          scope: room.name,
+          epoch,
+          prevCount,
+          version: room.version,
+          rosterHash: hash,
+        },
+        initialKey,
+      );
+      initialKey.fill(0);
+      this.#pushKeys(out, room.name, items);
+      room.sending = chain;
+    } finally {
+      room.rotation = "idle";
+    }
+  }
+
+  async #packages(
+    recipients: PeerSession[],
+    header: Omit<KeyPackageContent, "senderSession" | "recipient" | "chainKey">,
+    chainKey: Uint8Array,
+  ): Promise<KeyItem[]> {
+    if (recipients.length === 0) return [];
+    const ephemeral = await createEphemeral();
+    return await Promise.all(recipients.map(async (peer) => ({
+      to: peer.session,
+      payload: await sealKeyPackage({
+        content: { ...header, senderSession: this.session, recipient: peer.session, chainKey },
+        ref: `a${peer.agreement.seq}`,
+        recipientPublic: peer.agreement.publicKey,
+        ephemeral,
+        signingKey: this.#signing.pair.privateKey,
+      }),
+    })));
+  }
+
+  #pushKeys(out: Out, room: string | undefined, items: KeyItem[]): void {
+    for (let i = 0; i < items.length; i += KEY_ITEMS_PER_FRAME) {
+      out.frames.push({
+        type: "keys",
+        ...(room !== undefined ? { room } : {}),
+        items: items.slice(i, i + KEY_ITEMS_PER_FRAME),
+      });
+    }
+  }
+
+  #reportMembers(room: RoomView, out: Out): void {
+    if (!room.ready) return;
+    const users = new Set([this.#options.local.user]);
+    for (const member of room.members.values()) users.add(member.user);
+    const list = [...users].sort();
+    const text = list.join(",");
+    if (text === room.lastReported) return;
+    room.lastReported = text;
+    out.emit({ type: "members", room: room.name, members: list });
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /** True when a message can be sealed in `room` right now. */
+  roomReady(room: string): boolean {
+    return this.#rooms.get(room)?.ready ?? false;
+  }
+
+  /** Why `room` cannot take a message now, for an `undelivered` reason. */
+  roomWaitReason(room: string): string {
+    const view = this.#rooms.get(room);
+    if (!view?.joined) return `not in ${room} yet`;
+    if (view.dispute) {
+      return `${view.dispute.label} sees different members of ${room} than you (roster mismatch)`;
+    }
+    return `keys for ${room} were not in place`;
+  }
+
+  /**
+   * Seals `plain` for `room` with the next step of our chain, rotating first when the chain is
+   * due. Returns undefined when the room is not ready (the caller keeps the message queued),
+   * plus the frames a rotation produced.
+   */
+  async sealRoom(
+    room: string,
+    plain: Plaintext,
+  ): Promise<{ sealed?: SealedRoomMessage; effects: Effects }> {
+    const out = new Out();
+    const view = this.#rooms.get(room);
+    if (!view?.ready) return { effects: out };
+    if (view.sending!.dueAt(this.#now())) {
+      await this.#rotate(view, out);
+      if (!view.ready) return { effects: out };
+    }
+    const chain = view.sending!;
+    const { n, messageKey } = await chain.nextKey();
+    const payload = await sealMessage({
+      scope: { kind: "room", room },
+      session: this.session,
+      epoch: chain.epoch,
+      n,
+      messageKey,
+      signingKey: this.#signing.pair.privateKey,
+      plain,
+    });
+    messageKey.fill(0);
+    view.unresolved += 1;
+    return { sealed: { room, payload, version: view.version, epoch: chain.epoch }, effects: out };
+  }
+
+  /**
+   * The server accepted (`ack`) or refused one of our room messages of `epoch`. A rotation that
+   * waited for the last one of its epoch runs now.
+   */
+  async roomResolved(room: string, epoch: number, accepted: boolean): Promise<Effects> {
+    const out = new Out();
+    const view = this.#rooms.get(room);
+    if (!view?.sending || view.sending.epoch !== epoch) return out;
+    view.unresolved = Math.max(0, view.unresolved - 1);
+    if (accepted) view.sending.markAccepted();
+    if (view.unresolved === 0 && view.rotation === "wanted") {
+      await this.#rotate(view, out);
+      this.#reportMembers(view, out);
+    }
+    return out;
+  }
+
+  /**
+   * Seals a direct message to `user`: one copy for every accepted device session of theirs that
+   * is online, and one for each of our own other accepted devices. Asks the server for their
+   * sessions first when the last answer is older than {@linkcode DIRECT_LOOKUP_TTL_MS}.
+   */
+  async sealDirect(
+    user: string,
+    plain: Plaintext,
+  ): Promise<{ seal: DirectSeal; effects: Effects }> {
+    const out = new Out();
+    const me = this.#options.local.user;
+    const targets: PeerSession[] = [];
+    let waiting = false;
+    for (const who of user === me ? [me] : [user, me]) {
+      const entry = this.#directory.get(who);
+      if (!entry || this.#now() - entry.at > DIRECT_LOOKUP_TTL_MS) {
+        this.#lookup(who, out);
+        waiting = true;
+        continue;
+      }
+      for (const session of entry.sessions) {
+        const peer = this.#peers.get(session);
+        if (peer && isAccepted(peer.trust)) targets.push(peer);
+      }
+    }
+    if (waiting) return { seal: { status: "wait" }, effects: out };
+    if (!targets.some((peer) => peer.user === user)) {
+      const seen = this.#directory.get(user)!.sessions.length;
+      return {
+        seal: {
+          status: "failed",
+          reason: seen === 0
+            ? `${user} is not online`
+            : `no device of ${user} that you accept is online (/whois ${user})`,
+        },
+        effects: out,
+      };
+    }
+    const copies: SealedDirectCopy[] = [];
+    for (const peer of targets) {
+      const state = this.#direct.get(peer.session) ?? { unresolved: 0 };
+      this.#direct.set(peer.session, state);
+      if (!state.sending || state.sending.dueAt(this.#now())) {
+        if (state.unresolved > 0) return { seal: { status: "wait" }, effects: out };
+        await this.#rotateDirect(peer, state, out);
+      }
+      const chain = state.sending!;
+      const { n, messageKey } = await chain.nextKey();
+      const payload = await sealMessage({
+        scope: { kind: "direct", recipient: peer.session },
+        session: this.session,
+        epoch: chain.epoch,
+        n,
+        messageKey,
+        signingKey: this.#signing.pair.privateKey,
+        plain: { ...plain, to: user },
+      });
+      messageKey.fill(0);
+      state.unresolved += 1;
+      copies.push({ to: peer.user, session: peer.session, payload, epoch: chain.epoch });
+    }
+    return { seal: { status: "sealed", copies }, effects: out };
+  }
+
+  async #rotateDirect(peer: PeerSession, state: DirectPeerState, out: Out): Promise<void> {
+    const prevCount = state.sending?.accepted ?? 0;
+    await this.#replaceAgreementKey(out);
+    const scopeKey = `@${peer.session}`;
+    const epoch = (this.#epochs.get(scopeKey) ?? 0) + 1;
+    this.#epochs.set(scopeKey, epoch);
+    const { chain, initialKey } = SendingChain.create(epoch, this.#now());
+    const items = await this.#packages([peer], {
+      kind: "direct",
+      scope: DIRECT_SCOPE,
+      epoch,
+      prevCount,
+      version: 0,
+      rosterHash: ZERO_HASH,
+    }, initialKey);
+    initialKey.fill(0);
+    this.#pushKeys(out, undefined, items);
+    state.sending = chain;
+  }
+
+  /** The server accepted or refused one copy of a direct message sent to `session`. */
+  directResolved(session: string, epoch: number, accepted: boolean): void {
+    const state = this.#direct.get(session);
+    if (!state?.sending || state.sending.epoch !== epoch) return;
+    state.unresolved = Math.max(0, state.unresolved - 1);
+    if (accepted) state.sending.markAccepted();
+  }
+
+  /** The server says `user`'s session changed: look them up again before the next copy. */
+  forgetDirectory(user: string): void {
+    this.#directory.delete(user);
+  }
+
+  #lookup(user: string, out: Out): void {
+    for (const pending of this.#lookups.values()) if (pending === user) return;
+    const id = `l${this.#nextLookup++}${randomBytes(3).toHex()}`;
+    this.#lookups.set(id, user);
+    out.frames.push({ type: "lookup", id, user });
+  }
+
+  // ---- upkeep --------------------------------------------------------------------------------
+
+  /** Periodic upkeep: replaces an agreement key an hour old, re-announces every few hours. */
+  async tick(): Promise<Effects> {
+    const out = new Out();
+    const now = this.#now();
+    if (this.#agreement.due(now)) await this.#replaceAgreementKey(out);
+    this.#agreement.prune(now);
+    if (now - this.#announcedAt > ANNOUNCE_REFRESH_MS) out.frames.push(await this.announce());
+    return out;
+  }
+
+  // ---- inspection ----------------------------------------------------------------------------
+
+  /** The members of `room` as the prompt shows them. */
+  roomMembers(room: string): { user: string; device: string; verified: boolean | null }[] {
+    const view = this.#rooms.get(room);
+    if (!view) return [];
+    return [...view.members.values()].map((member) => ({
+      user: member.user,
+      device: member.device,
+      verified: member.peer ? isAccepted(member.peer.trust) : null,
+    }));
+  }
+
+  /** True when the room view exists and is joined. */
+  isJoined(room: string): boolean {
+    return this.#rooms.get(room)?.joined ?? false;
+  }
+
+  /** Users whose messages count as verified now (every device we know of theirs is accepted). */
+  isVerified(user: string): boolean | null {
+    const peers = this.#peers.sessionsOf(user);
+    if (peers.length === 0) return null;
+    return peers.every((peer) => isAccepted(peer.trust));
+  }
+
+  /** A copy of every key this session holds right now: what a memory snapshot would give a thief. */
+  keySnapshot(): KeySnapshot {
+    const agreementKeys = this.#agreement.held();
+    const agreementPublic = new Map<number, Uint8Array>();
+    for (const seq of agreementKeys.keys()) {
+      agreementPublic.set(seq, this.#agreement.keyFor(seq, this.#now())!.publicKey.slice());
+    }
+    const received = new Map<string, Map<string, ReceivingChain[]>>();
+    for (const [scope, chains] of this.#received) {
+      const copies = new Map<string, ReceivingChain[]>();
+      for (const [session, list] of chains.held()) {
+        copies.set(session, list.map((chain) => chain.clone()));
+      }
+      received.set(scope, copies);
+    }
+    const sending = new Map<string, ReceivingChain>();
+    for (const [name, room] of this.#rooms) {
+      if (room.sending) sending.set(name, room.sending.snapshot());
+    }
+    for (const [session, state] of this.#direct) {
+      if (state.sending) sending.set(`@${session}`, state.sending.snapshot());
+    }
+    return { session: this.session, agreementKeys, agreementPublic, received, sending };
+  }
+}
