@@ -50,6 +50,8 @@ export type ClientEvent =
     trust: TrustLevel;
     action?: true;
     late?: true;
+    /** A copy of what our own other device (`device`) sent to `to`. */
+    copy?: true;
   }
   | { type: "join"; room: string; user: string }
   | { type: "leave"; room: string; user: string; reason?: string }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ClientEvent } from "./events.ts";
+import type { ClientEvent, TrustLevel } from "./events.ts";
 
 /** Local time of an ISO timestamp as HH:MM:SS. */
 export function clock(iso: string | number | Date = new Date()): string {
@@ -30,6 +30,14 @@ export function sanitize(text: string): string {
 /** Marks a line from a user whose key changed and has not been trusted again. */
 export const UNVERIFIED_MARK = "[UNVERIFIED] ";
 
+/** How `/whois` describes each trust state. */
+const TRUST_WORDS: Record<TrustLevel, string> = {
+  verified: "verified by you",
+  vouched: "vouched for by another of their devices",
+  first_seen: "trusted on first use",
+  not_accepted: "NOT ACCEPTED (/trust NAME FINGERPRINT after comparing it)",
+};
+
 /** The text of an event, or undefined for events not shown as lines. */
 export function formatEvent(event: ClientEvent): string | undefined {
   switch (event.type) {
@@ -48,7 +56,8 @@ export function formatEvent(event: ClientEvent): string | undefined {
     }
     case "dm": {
       const mark = event.verified ? "" : UNVERIFIED_MARK;
-      return `[${clock(event.ts)}] ${mark}*${event.from}* ${event.action ? "* " : ""}${
+      const who = event.copy ? `-> *${event.to}* (from your ${event.device})` : `*${event.from}*`;
+      return `[${clock(event.ts)}] ${mark}${who} ${event.action ? "* " : ""}${
         sanitize(event.text)
       }`;
     }
@@ -67,11 +76,33 @@ export function formatEvent(event: ClientEvent): string | undefined {
     case "error":
       return `!! ${event.message}`;
     case "key_changed":
-      return `!! WARNING: ${event.user}'s key CHANGED. It may be a new device, or someone else. ` +
-        `Their messages show as unverified until you compare fingerprints out of band and run /trust ${event.user}.\n` +
-        `   previous: ${event.previous}\n   now:      ${event.fingerprint}`;
+      return `!! WARNING: a device key of ${event.user} that you do not accept: ${event.user}/${event.device} ` +
+        `${event.fingerprint}. It may be their new device, or someone else (whoever runs the server can make one). ` +
+        `It gets none of your keys and its messages show [UNVERIFIED]. If ${event.user} confirms this ` +
+        `fingerprint out of band: /trust ${event.user} ${event.fingerprint.slice(0, 23)}` +
+        (event.trusted.length
+          ? `\n   keys you accept for ${event.user}: ${event.trusted.join(", ")}`
+          : "");
+    case "device_accepted":
+      return event.trust === "vouched"
+        ? `-- ${event.user} added the device ${event.device}, vouched for by ${event.by} (${event.fingerprint})`
+        : `-- first time you meet ${event.user}: trusting ${event.user}/${event.device} on first use (${event.fingerprint}); compare it out of band with /whois ${event.user}`;
     case "trusted":
-      return `-- you now trust ${event.user}'s key ${event.fingerprint}`;
+      return `-- you now accept ${event.user}/${event.device} ${event.fingerprint}`;
+    case "gap":
+      return `!! ${event.count} message(s) from ${event.from}/${event.device}${
+        event.room ? ` in ${event.room}` : " (direct)"
+      } ${
+        event.reason === "missing"
+          ? "never arrived"
+          : event.reason === "skipped"
+          ? "did not arrive before a later one"
+          : "arrived out of order"
+      }`;
+    case "roster_mismatch":
+      return `!! WARNING: ${event.from}/${event.device} sees different members of ${event.room} ` +
+        `(version ${event.version}) than you do: ${event.ours.join(", ")}. The server may be ` +
+        `showing members different rooms; nothing more is sent in ${event.room} until you agree again.`;
     case "rooms":
       return event.rooms.length
         ? `-- rooms: ${event.rooms.map((room) => `${room.name} (${room.members})`).join(", ")}`
@@ -84,15 +115,14 @@ export function formatEvent(event: ClientEvent): string | undefined {
       }`;
     case "whois":
       return [
-        `-- ${event.user}: ${event.online ? "online" : "offline"}, ${
-          event.state === "changed"
-            ? "KEY CHANGED (unverified)"
-            : event.state === "unknown"
-            ? "never seen"
-            : "trusted"
+        `-- ${event.user}: ${event.online ? "online" : "offline"}${
+          event.devices.length ? "" : ", never seen"
         }`,
-        ...(event.fingerprint ? [`   key now:     ${event.fingerprint}`] : []),
-        ...(event.trusted ? [`   key trusted: ${event.trusted}`] : []),
+        ...event.devices.map((device) =>
+          `   ${device.device}${device.online ? " (online)" : ""}: ${device.fingerprint} ${
+            TRUST_WORDS[device.trust]
+          }`
+        ),
       ].join("\n");
     case "status":
       return `-- ${event.message}`;

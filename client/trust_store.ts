@@ -1,43 +1,39 @@
 /**
- * Trust on first use, like SSH's known_hosts: the first key seen for a user (under one CA) is
- * remembered; a different key later is a loud warning, and that user's messages show as
- * unverified until someone runs `/trust NAME` after comparing fingerprints out of band.
+ * The trust book on disk: for each CA, for each user, the device keys this client accepts and
+ * how (verified, vouched, first seen; see e2e/trust.ts). Like SSH's known_hosts, but per device
+ * key, and nothing is ever replaced: acceptance is only added.
  *
- * Stored as JSON in the client's config directory (`trust.json`, mode 0600), one section per
- * CA fingerprint, rewritten atomically. Other clients of the same user may write it too, so each
- * save re-reads the file and changes only the entry it is about.
+ * Stored as JSON in the client's config directory (`trust.json`, mode 0600), one section per CA
+ * fingerprint, rewritten atomically. Other clients of the same user may write it too, so each
+ * save re-reads the file and changes only the user it is about. A file from before devices
+ * (one fingerprint per user) is read as that user's one accepted key.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { ensurePrivateDir, writeFileAtomic } from "../util/files.ts";
+import type { AcceptedDevice, TrustBook } from "./e2e/trust.ts";
 
 /** File name inside the config directory. */
 export const TRUST_FILE = "trust.json";
+/** Most accepted device keys kept per user; beyond it, the oldest first-use entry goes first. */
+export const MAX_DEVICES_PER_USER = 64;
 
-/** What the store says about a key. */
-export type TrustState = "new" | "trusted" | "changed";
-
-/** One remembered user. */
-export interface TrustEntry {
-  /** SHA-256 fingerprint of the trusted key. */
-  fingerprint: string;
-  firstSeen: string;
-  /** Set when the entry was changed by `/trust` rather than first use. */
-  trustedAt?: string;
+interface UserEntry {
+  devices: AcceptedDevice[];
 }
+type Section = Record<string, UserEntry>;
+type TrustFile = Record<string, Section>;
 
-type TrustFile = Record<string, Record<string, TrustEntry>>;
-
-/** The trust store of one CA. */
-export class TrustStore {
-  #entries: Record<string, TrustEntry>;
+/** The trust book of one CA, backed by `trust.json`. */
+export class TrustStore implements TrustBook {
+  #entries: Section;
 
   private constructor(
     readonly path: string,
     readonly caFingerprint: string,
-    entries: Record<string, TrustEntry>,
+    entries: Section,
   ) {
     this.#entries = entries;
   }
@@ -53,38 +49,23 @@ export class TrustStore {
     return new TrustStore(path, caFingerprint, { ...all[caFingerprint] });
   }
 
-  /** The remembered entry of `user`, if any. */
-  get(user: string): TrustEntry | undefined {
-    return this.#entries[user];
+  /** {@inheritDoc TrustBook.accepted} */
+  accepted(user: string): readonly AcceptedDevice[] {
+    return this.#entries[user]?.devices ?? [];
   }
 
-  /**
-   * Checks `fingerprint` for `user`: "trusted" if it is the remembered key, "changed" if another
-   * key is remembered, and "new" (remembering it) if the user was never seen.
-   */
-  async check(user: string, fingerprint: string): Promise<TrustState> {
-    const known = this.#entries[user];
-    if (known) return known.fingerprint === fingerprint ? "trusted" : "changed";
-    await this.#save(user, { fingerprint, firstSeen: new Date().toISOString() });
-    return "new";
-  }
-
-  /** Trusts `fingerprint` for `user` from now on (after an out-of-band check). */
-  async trust(user: string, fingerprint: string): Promise<void> {
-    const now = new Date().toISOString();
-    await this.#save(user, {
-      fingerprint,
-      firstSeen: this.#entries[user]?.firstSeen ?? now,
-      trustedAt: now,
-    });
-  }
-
-  async #save(user: string, entry: TrustEntry): Promise<void> {
-    this.#entries[user] = entry;
-    const dir = join(this.path, "..");
-    await ensurePrivateDir(dir);
+  /** {@inheritDoc TrustBook.accept} */
+  async accept(user: string, device: AcceptedDevice): Promise<void> {
+    const devices = this.accepted(user).filter((entry) => entry.fingerprint !== device.fingerprint);
+    devices.push(device);
+    while (devices.length > MAX_DEVICES_PER_USER) {
+      const oldest = devices.findIndex((entry) => entry.state !== "verified");
+      devices.splice(oldest < 0 ? 0 : oldest, 1);
+    }
+    this.#entries[user] = { devices };
+    await ensurePrivateDir(join(this.path, ".."));
     const all = await readTrustFile(this.path);
-    all[this.caFingerprint] = { ...all[this.caFingerprint], [user]: entry };
+    all[this.caFingerprint] = { ...all[this.caFingerprint], [user]: { devices } };
     await writeFileAtomic(this.path, JSON.stringify(all, null, 2) + "\n");
   }
 }
@@ -102,10 +83,44 @@ async function readTrustFile(path: string): Promise<TrustFile> {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new Error("not an object");
     }
-    return value as TrustFile;
+    return normalize(value as Record<string, unknown>);
   } catch (error) {
     throw new Error(
       `${path} is not a trust store (${(error as Error).message}); move it aside to start afresh`,
     );
   }
+}
+
+/** Reads every section, turning entries from before devices into one accepted key each. */
+function normalize(value: Record<string, unknown>): TrustFile {
+  const file: TrustFile = {};
+  for (const [ca, section] of Object.entries(value)) {
+    if (typeof section !== "object" || section === null) throw new Error(`bad section ${ca}`);
+    file[ca] = {};
+    for (const [user, raw] of Object.entries(section as Record<string, unknown>)) {
+      const entry = raw as Record<string, unknown>;
+      if (Array.isArray(entry?.devices)) {
+        file[ca][user] = { devices: entry.devices.filter(isAcceptedDevice) };
+      } else if (typeof entry?.fingerprint === "string") {
+        file[ca][user] = {
+          devices: [{
+            fingerprint: entry.fingerprint,
+            device: "unknown",
+            state: entry.trustedAt ? "verified" : "first_seen",
+            since: String(entry.trustedAt ?? entry.firstSeen ?? ""),
+          }],
+        };
+      } else {
+        throw new Error(`bad entry for ${user}`);
+      }
+    }
+  }
+  return file;
+}
+
+function isAcceptedDevice(value: unknown): value is AcceptedDevice {
+  const v = value as Record<string, unknown>;
+  return typeof v?.fingerprint === "string" && typeof v.device === "string" &&
+    (v.state === "verified" || v.state === "vouched" || v.state === "first_seen") &&
+    typeof v.since === "string" && (v.by === undefined || typeof v.by === "string");
 }

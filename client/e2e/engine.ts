@@ -634,6 +634,7 @@ export class E2ESession {
       trust: peer.trust,
       ...(plain.action ? { action: true as const } : {}),
       ...(plain.late ? { late: true as const } : {}),
+      ...(peer.user === me ? { copy: true as const } : {}),
     });
   }
 
