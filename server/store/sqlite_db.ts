@@ -111,6 +111,37 @@ const SCHEMA = `
   );
 `;
 
+/**
+ * Creates the schema in an empty file, or checks that a file holds this schema. A file with other
+ * tables (the CA's `openchat.db` given by mistake, a newer store) is refused untouched.
+ */
+function checkOrCreateSchema(db: DatabaseSync, path: string): void {
+  const tables = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master").get() as { n: number };
+  if (tables.n === 0) {
+    db.exec(SCHEMA);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('store_schema', ?)").run(
+      String(SCHEMA_VERSION),
+    );
+    return;
+  }
+  let found: string | undefined;
+  try {
+    found = (db.prepare("SELECT value FROM meta WHERE key = 'store_schema'").get() as
+      | { value: string }
+      | undefined)?.value;
+  } catch {
+    found = undefined; // no meta table: not ours
+  }
+  if (found === undefined) {
+    throw new StoreUnavailableError(`${path} is a SQLite database but not an openchat store`);
+  }
+  if (found !== String(SCHEMA_VERSION)) {
+    throw new StoreUnavailableError(
+      `${path} has store schema ${found}, expected ${SCHEMA_VERSION}`,
+    );
+  }
+}
+
 /** How hard SQLite works to keep a commit through a crash. */
 export type Synchronous = "normal" | "full";
 
@@ -141,28 +172,18 @@ export class Db {
     try {
       db = new DatabaseSync(path);
       db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
       // Several processes may create the schema at once; the write lock makes that one step.
       db.exec("BEGIN IMMEDIATE");
       try {
-        db.exec(SCHEMA);
-        db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(
-          String(SCHEMA_VERSION),
-        );
+        checkOrCreateSchema(db, path);
         db.exec("COMMIT");
       } catch (error) {
         db.exec("ROLLBACK");
         throw error;
       }
-      const schema = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
-        | { value: string }
-        | undefined;
-      if (schema?.value !== String(SCHEMA_VERSION)) {
-        throw new StoreUnavailableError(
-          `${path} has store schema ${schema?.value}, expected ${SCHEMA_VERSION}`,
-        );
-      }
+      // Only once the file is known to be ours: a foreign file is left exactly as it was.
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
       return new Db(db);
     } catch (error) {
       db?.close();

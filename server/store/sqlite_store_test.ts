@@ -6,7 +6,7 @@ import {
   assertNotEquals,
   assertRejects,
 } from "../../tests/support/assert.ts";
-import { DATABASE_FILE } from "../ca_store.ts";
+import { CaStore, DATABASE_FILE } from "../ca_store.ts";
 import { InvalidInputError, StoreUnavailableError } from "./errors.ts";
 import { DEFAULT_MAX_ROOM_MESSAGES, DEFAULT_RETENTION_MS, STORE_FILE } from "./limits.ts";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
@@ -131,9 +131,21 @@ Deno.test("SqliteStore.open() refuses a file that is not a store, or another sch
     const future = join(dir, "future.db");
     const db = new DatabaseSync(future);
     db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    db.exec("INSERT INTO meta VALUES ('schema', '99')");
+    db.exec("INSERT INTO meta VALUES ('store_schema', '99')");
     db.close();
     await assertRejects(() => SqliteStore.open(future), StoreUnavailableError, "schema 99");
+    // The CA's database, given by mistake, is refused and left as it was.
+    const ca = CaStore.open(join(dir, DATABASE_FILE));
+    ca.close();
+    await assertRejects(
+      () => SqliteStore.open(join(dir, DATABASE_FILE)),
+      StoreUnavailableError,
+      "not an openchat store",
+    );
+    const check = new DatabaseSync(join(dir, DATABASE_FILE));
+    const tables = check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+    check.close();
+    assertEquals(tables.map((t) => t.name).sort(), ["certificates", "meta"]);
     await assertRejects(
       () => SqliteStore.open(join(dir, "missing", "dir", STORE_FILE)),
       StoreUnavailableError,
