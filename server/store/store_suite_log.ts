@@ -71,6 +71,8 @@ export const LOG_CASES: StoreCase[] = [
         );
       }
       assertEquals(await store.log.lastSeq("lobby"), 0);
+      const longest = logEntry(undefined, { senderSession: "s".repeat(MAX_TOKEN_CHARS) });
+      assertEquals(await store.log.append("lobby", longest), 1);
     },
   },
   {

@@ -65,7 +65,7 @@ export const ROOM_CASES: StoreCase[] = [
       await assertRejects(() => store.rooms.create("lobby", "alice", -1), InvalidInputError);
       await assertRejects(() => store.rooms.create("lobby", "alice", 1.5), InvalidInputError);
       assertEquals(await store.rooms.list(), []);
-      assertEquals("a".repeat(32), (await store.rooms.create("a".repeat(32), "alice", T0)).name);
+      assertEquals((await store.rooms.create("a".repeat(32), "alice", T0)).name, "a".repeat(32));
     },
   },
   {

@@ -10,7 +10,7 @@
  *   tests and several servers agree on one clock: the store never reads the clock itself.
  * - Names (rooms, users, device labels) match `[a-z0-9][a-z0-9_-]{0,31}`; a device address is
  *   `user/device`. Payloads are opaque strings (ciphertext) that the store never parses.
- * - A refusal rejects with a {@linkcode StoreError} subclass and changes nothing.
+ * - A refusal rejects with a `StoreError` subclass and changes nothing.
  *
  * @module
  */
@@ -187,7 +187,7 @@ export interface RoomStore {
   get(name: string): Promise<RoomRecord | undefined>;
   /**
    * Rooms in name order, after `after` (exclusive) when given, at most `limit` (lowered to
-   * {@linkcode MAX_ROOM_PAGE}).
+   * `MAX_ROOM_PAGE`).
    */
   list(options?: { after?: string; limit?: number }): Promise<RoomRecord[]>;
   /**
@@ -231,7 +231,7 @@ export interface ModerationStore {
    * Puts `user` on a list, replacing an entry already there (a new duration or reason).
    *
    * @throws {UnknownRoomError}
-   * @throws {LimitError} past {@linkcode MAX_LIST_ENTRIES} entries in force of that kind.
+   * @throws {LimitError} past `MAX_LIST_ENTRIES` entries in force of that kind.
    */
   putListEntry(room: string, kind: ListKind, user: string, entry: ListEntryInput): Promise<void>;
   /** Takes `user` off a list; returns false when not on it. */
@@ -257,7 +257,7 @@ export interface RoomLogStore {
   append(room: string, entry: NewLogEntry): Promise<number>;
   /**
    * Entries with `seq > afterSeq`, in order, at most `limit` (lowered to
-   * {@linkcode MAX_READ_BATCH}), only those inside one of `device`'s intervals in `room`.
+   * `MAX_READ_BATCH`), only those inside one of `device`'s intervals in `room`.
    */
   readForDevice(
     room: string,
@@ -288,7 +288,7 @@ export interface RoomLogStore {
 export interface InboxStore {
   /**
    * Appends to `device`'s inbox and returns the item's sequence number. Past the inbox limit the
-   * oldest item is dropped, and reported by {@linkcode InboxPage.dropped}.
+   * oldest item is dropped, and reported by `InboxPage.dropped`.
    */
   append(device: DeviceAddress, item: NewInboxItem): Promise<number>;
   /** Items with `seq > afterSeq`, in order, at most `limit` (lowered to MAX_READ_BATCH). */
@@ -307,7 +307,7 @@ export interface PrekeyStore {
   /**
    * Adds one-time pre-keys, all or none.
    *
-   * @throws {LimitError} when the device would hold more than {@linkcode MAX_ONE_TIME_PREKEYS}.
+   * @throws {LimitError} when the device would hold more than `MAX_ONE_TIME_PREKEYS`.
    * @throws {InvalidInputError} on an id repeated in the batch or already stored.
    */
   addOneTime(device: DeviceAddress, prekeys: OneTimePrekey[]): Promise<void>;
