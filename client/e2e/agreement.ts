@@ -8,7 +8,8 @@
  *     payload = <seq>.<x25519>.<signature>
  *     signed  = "openchat/v2 agreement" 0x00 session 0x00 u32(seq) x25519(32)
  *
- * A session replaces its key on every one of its own chain rotations and at least every
+ * A session replaces its key on every one of its own chain rotations, soon after the key has
+ * opened a key package ({@linkcode AGREEMENT_REPLACE_AFTER_USE_MS}), and at least every
  * {@linkcode AGREEMENT_MAX_AGE_MS}. Key packages name the sequence of the key they were wrapped
  * to, so the owner keeps a replaced private key only for {@linkcode AGREEMENT_GRACE_MS} (for
  * packages already on their way) and at most {@linkcode MAX_RETIRED_AGREEMENT_KEYS} of them.
@@ -28,7 +29,12 @@ export const AGREEMENT_LABEL = "openchat/v2 agreement";
 /** A session replaces its agreement key at least this often, even if it never rotates a chain. */
 export const AGREEMENT_MAX_AGE_MS = 3_600_000;
 /** How long a replaced private key is kept for key packages wrapped to it before it was replaced. */
-export const AGREEMENT_GRACE_MS = 10 * 60_000;
+export const AGREEMENT_GRACE_MS = 60_000;
+/**
+ * A key that has opened a key package is replaced this soon after (at the next upkeep), so a
+ * snapshot taken later cannot open that package again from the server's store.
+ */
+export const AGREEMENT_REPLACE_AFTER_USE_MS = 1_000;
 /** Most replaced private keys kept at once (rotations in quick succession). */
 export const MAX_RETIRED_AGREEMENT_KEYS = 8;
 
@@ -60,6 +66,8 @@ async function makeKey(seq: number, now: number): Promise<OwnAgreementKey> {
 /** This session's agreement keys: the current one, and replaced ones still within their grace. */
 export class OwnAgreementKeys {
   #current: OwnAgreementKey;
+  /** When the current key first opened a package (undefined: not yet). */
+  #usedAt: number | undefined;
   readonly #retired: { key: OwnAgreementKey; retiredAt: number }[] = [];
 
   private constructor(current: OwnAgreementKey) {
@@ -76,9 +84,15 @@ export class OwnAgreementKeys {
     return this.#current;
   }
 
-  /** True when the current key is old enough that it must be replaced. */
+  /** True when the current key is old enough, or opened a package long enough ago, to be replaced. */
   due(now: number): boolean {
-    return now - this.#current.createdAt >= AGREEMENT_MAX_AGE_MS;
+    return now - this.#current.createdAt >= AGREEMENT_MAX_AGE_MS ||
+      (this.#usedAt !== undefined && now - this.#usedAt >= AGREEMENT_REPLACE_AFTER_USE_MS);
+  }
+
+  /** Notes that the key `seq` just opened a key package. */
+  markUsed(seq: number, now: number): void {
+    if (seq === this.#current.seq && this.#usedAt === undefined) this.#usedAt = now;
   }
 
   /** Replaces the current key with a fresh one (the next sequence) and returns it. */
@@ -86,6 +100,7 @@ export class OwnAgreementKeys {
     const next = await makeKey(this.#current.seq + 1, now);
     this.#retired.push({ key: this.#current, retiredAt: now });
     this.#current = next;
+    this.#usedAt = undefined;
     this.prune(now);
     return next;
   }

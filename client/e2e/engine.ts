@@ -152,6 +152,8 @@ export interface KeySnapshot {
 interface DirectPeerState {
   sending?: SendingChain;
   unresolved: number;
+  /** The peer's agreement key sequence our current chain was wrapped to. */
+  wrappedTo: number;
 }
 
 class Out implements Effects {
@@ -310,6 +312,15 @@ export class E2ESession {
     room.version = message.version;
     for (const member of gathered) {
       if (member.session === this.session) continue;
+      if (this.#peers.hasEnded(member.session)) {
+        out.report(
+          new E2EError(
+            "ended_session",
+            `The server listed ${member.user}'s session that ended as a member of ${room.name}`,
+          ),
+        );
+        continue;
+      }
       const admitted = await this.#admit(this.#descriptions.get(member.session)!, out);
       this.#descriptions.delete(member.session);
       room.members.set(member.session, { ...member, ...(admitted ? { peer: admitted } : {}) });
@@ -332,6 +343,16 @@ export class E2ESession {
     if (!room?.joined) return;
     room.version = message.version;
     if (message.event === "join") {
+      if (this.#peers.hasEnded(message.session)) {
+        // A ghost: the server replays a session that ended. It is no member in our view.
+        out.report(
+          new E2EError(
+            "ended_session",
+            `The server offered ${message.user}'s session that ended as a member of ${room.name} again`,
+          ),
+        );
+        return;
+      }
       const member: RoomMember = {
         user: message.user,
         device: message.device,
@@ -472,6 +493,9 @@ export class E2ESession {
       senderSession: message.session,
       recipient: this.session,
     }, from);
+    // A key that opened a package is replaced soon after, so a later snapshot of this session
+    // cannot open the stored package again (and read its epoch from the start).
+    this.#agreement.markUsed(own.seq, this.#now());
     const previous = this.#receivedIn(scope).add(
       message.session,
       content.epoch,
@@ -497,9 +521,12 @@ export class E2ESession {
     content: KeyPackageContent,
     out: Out,
   ): Promise<void> {
+    // The server shows every member each change before any key package made after it, so a
+    // package for a version we were never shown means our view was kept behind: a fork.
+    const skipped = content.version > room.version;
     const ours = room.rosterAt(content.version);
-    if (!ours) return; // a version we never saw: we joined after it, or it is far behind
-    const agrees = ours.toHex() === content.rosterHash.toHex();
+    if (!ours && !skipped) return; // a version from before we joined, or far behind
+    const agrees = !skipped && ours!.toHex() === content.rosterHash.toHex();
     if (!agrees) {
       if (room.dispute?.session !== peer.session) {
         room.dispute = {
@@ -570,7 +597,16 @@ export class E2ESession {
     const from = `${peer.user}/${peer.device}`;
     const envelope = parseMessage(payload, from);
     await verifyMessage(envelope, scope, session, peer.announcement.signingKey, from);
-    const chain = this.#receivedIn(room ?? DIRECT_SCOPE).get(session, envelope.epoch);
+    const chains = this.#receivedIn(room ?? DIRECT_SCOPE);
+    const chain = chains.get(session, envelope.epoch);
+    if (!chain && envelope.epoch < chains.highest(session)) {
+      // Frames of one session arrive in order: a message of an epoch already replaced (and
+      // forgotten) is one that was delivered before, sent again.
+      throw new E2EError(
+        "replay",
+        `A replayed message from ${from} was dropped (epoch ${envelope.epoch} has ended)`,
+      );
+    }
     if (!chain) {
       throw new E2EError(
         "no_key",
@@ -1052,9 +1088,14 @@ export class E2ESession {
     }
     const copies: SealedDirectCopy[] = [];
     for (const peer of targets) {
-      const state = this.#direct.get(peer.session) ?? { unresolved: 0 };
+      const state = this.#direct.get(peer.session) ?? { unresolved: 0, wrappedTo: -1 };
       this.#direct.set(peer.session, state);
-      if (!state.sending || state.sending.dueAt(this.#now())) {
+      // A direct chain also ends when the peer replaced its agreement key: it rotated, so a
+      // snapshot of it stops opening what we send it from our next message on.
+      if (
+        !state.sending || state.sending.dueAt(this.#now()) ||
+        peer.agreement.seq > state.wrappedTo
+      ) {
         if (state.unresolved > 0) return { seal: { status: "wait" }, effects: out };
         await this.#rotateDirect(peer, state, out);
       }
@@ -1094,6 +1135,7 @@ export class E2ESession {
     initialKey.fill(0);
     this.#pushKeys(out, undefined, items);
     state.sending = chain;
+    state.wrappedTo = peer.agreement.seq;
   }
 
   /** The server accepted or refused one copy of a direct message sent to `session`. */
