@@ -107,10 +107,10 @@ Deno.test("ca list shows every certificate with name, serial, fingerprint, expir
     }
     const table = await openchat(["ca", "list", "--data-dir", data], { cwd: dir });
     assertEquals(table.code, 0);
-    assertMatch(table.stdout, /^NAME\s+SERIAL\s+STATUS\s+EXPIRES\s+FINGERPRINT/);
+    assertMatch(table.stdout, /^NAME\s+DEVICE\s+SERIAL\s+STATUS\s+EXPIRES\s+FINGERPRINT/);
     assertMatch(
       table.stdout,
-      /\nalice\s+[0-9a-f]{32}\s+valid\s+\d{4}-\d\d-\d\d\s+([0-9A-F]{2}:){31}[0-9A-F]{2}\n/,
+      /\nalice\s+main\s+[0-9a-f]{32}\s+valid\s+\d{4}-\d\d-\d\d\s+([0-9A-F]{2}:){31}[0-9A-F]{2}\n/,
     );
     const json = JSON.parse(
       (await openchat(["ca", "list", "--json", "--data-dir", data], { cwd: dir })).stdout,
@@ -153,7 +153,7 @@ Deno.test("ca revoke by name and by serial; the list shows it; repeats and unkno
     assertEquals(after.map((r: { status: string }) => r.status), ["revoked", "revoked"]);
     assertEquals(after[0].revoke_reason, "lost laptop");
     const table = await openchat(["ca", "list", "--data-dir", data], { cwd: dir });
-    assertMatch(table.stdout, /\nalice\s+[0-9a-f]+\s+revoked/);
+    assertMatch(table.stdout, /\nalice\s+main\s+[0-9a-f]+\s+revoked/);
 
     const before = await snapshot(data);
     const again = await openchat(["ca", "revoke", "alice", "--data-dir", data], { cwd: dir });
@@ -164,7 +164,7 @@ Deno.test("ca revoke by name and by serial; the list shows it; repeats and unkno
       assertEquals(result.code, 1, unknown);
       assertStringIncludes(
         result.stderr,
-        `No certificate was issued to a user or serial "${unknown}"`,
+        `No certificate was issued to a user, device or serial "${unknown}"`,
       );
     }
     assertEquals(await snapshot(data), before);
