@@ -19,6 +19,9 @@ import { parseCertificate } from "../crypto/x509.ts";
 import { decodeInviteToken, encodeInviteToken } from "../protocol/invite_token.ts";
 import { parseIdentityFile } from "../protocol/identity_file.ts";
 import { CertificateAuthority } from "../server/authority.ts";
+import { enroll as enrollDevice, EnrolmentError } from "../client/enrolment.ts";
+import { withServer } from "./support/healthy_pair.ts";
+import { Relay } from "./support/relay.ts";
 
 async function withServe(
   fn: (dir: string, data: string, port: number) => Promise<void>,
@@ -264,5 +267,30 @@ Deno.test("enroll: a token for alice used with a request for bob, or a request w
     const result = await enroll(made.token, `${dir}/alice`);
     assertEquals(result.code, 0, result.stderr);
     assertStringIncludes(result.stdout, "Enrolled alice/phone");
+  });
+});
+
+Deno.test("enroll: a relay that terminates TLS with another certificate (even one from the same CA) gets no secret", async () => {
+  await withServer({}, async (fx) => {
+    const relay = await Relay.start(fx.ca.issuer, fx.caPem, fx.port);
+    try {
+      const { secret, record } = await fx.ca.createInvite({ name: "alice", device: "laptop" });
+      const token = decodeInviteToken(encodeInviteToken({
+        addresses: [`127.0.0.1:${relay.port}`],
+        caFingerprint: fx.ca.fingerprintBytes,
+        user: "alice",
+        device: "laptop",
+        secret,
+        expiresAt: Date.parse(record.expiresAt),
+      }));
+      const error = await enrollDevice(token).then(() => undefined, (e) => e);
+      assert(error instanceof EnrolmentError, String(error));
+      assertEquals(error.code, "server_certificate");
+      assertStringIncludes(error.message, "not the one it proved holding");
+      assertEquals(relay.frames.filter((f) => f.message.type === "enroll"), []);
+      assertEquals(fx.ca.store.pendingInvites(new Date(), "alice").length, 1);
+    } finally {
+      relay.close();
+    }
   });
 });
