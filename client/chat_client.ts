@@ -14,6 +14,7 @@
 import { CertificateCache } from "../crypto/certificate_cache.ts";
 import { ERROR_CODES } from "../protocol/errors.ts";
 import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
+import { isValidDeviceLabel } from "../protocol/devices.ts";
 import type { KeyItem, MemberInfo, ServerMessage, WireLimits } from "../protocol/messages.ts";
 import { isValidRoomName, isValidUserName } from "../protocol/names.ts";
 import type { CloseCause } from "../protocol/transport.ts";
@@ -42,7 +43,9 @@ import { PeerDirectory, type PeerSession } from "./e2e/peers.ts";
 import { RoomState } from "./e2e/room_state.ts";
 import type { ClientEvent } from "./events.ts";
 import type { Identity } from "./identity.ts";
+import { RENEW_RETRY_MS, renewalDue, renewIdentity } from "./renewal.ts";
 import type { TrustState, TrustStore } from "./trust_store.ts";
+import { writeFileAtomic } from "../util/files.ts";
 
 /** A typed message waits at most this long for keys or a connection before it is reported undelivered. */
 export const OUTBOX_TIMEOUT_MS = 60_000;
@@ -96,6 +99,13 @@ export interface ChatClientOptions {
   reconnect?: boolean;
   /** How long a message may wait to be sent (default {@linkcode OUTBOX_TIMEOUT_MS}). */
   outboxTimeoutMs?: number;
+  /**
+   * The identity file: when set, the client renews its certificate by itself once two thirds
+   * of its lifetime have passed, and writes the renewed identity there.
+   */
+  identityPath?: string;
+  /** The clock renewal is decided by (tests move it); defaults to the real one. */
+  clock?: () => Date;
 }
 
 interface OutgoingBase {
@@ -103,9 +113,17 @@ interface OutgoingBase {
   plain: Plaintext;
   queuedAt: number;
 }
+/** A direct message goes to every online device of its recipient: one `dm` frame each. */
+interface DirectParts {
+  /** Ids of the frames not yet answered. */
+  readonly pending: Set<string>;
+  acked: number;
+  stale: boolean;
+  reason?: string;
+}
 type Outgoing =
   | (OutgoingBase & { kind: "room"; room: string; resealed?: number })
-  | (OutgoingBase & { kind: "dm"; to: string; retried?: boolean });
+  | (OutgoingBase & { kind: "dm"; to: string; retried?: boolean; parts?: DirectParts });
 
 /** Everything that belongs to one connection and dies with it. */
 interface Connection {
@@ -119,6 +137,10 @@ interface Connection {
   readonly joining: Map<string, MemberInfo[]>;
   readonly heldDirect: Extract<ServerMessage, { type: "dm" }>[];
   readonly seenDirect: Map<string, Set<string>>;
+  /** Each user's online sessions, as the latest lookup listed them (direct messages go there). */
+  readonly directTargets: Map<string, string[]>;
+  /** Device requests waiting for their answer: id to device label. */
+  readonly deviceRequests: Map<string, string>;
   readyReported: boolean;
   announcedAt: number;
   fatal?: { code: string; message: string };
@@ -135,8 +157,12 @@ export class ChatClient {
   readonly #rooms = new Map<string, RoomState>();
   readonly #outbox: Outgoing[] = [];
   readonly #inflight = new Map<string, Outgoing>();
-  /** The latest key fingerprint and trust state seen for each user. */
+  /** The latest key fingerprint and trust state seen for each `user/device`. */
   readonly #trust = new Map<string, { fingerprint: string; state: TrustState }>();
+  /** This device's identity; renewal replaces it with a new certificate for the same key. */
+  #identity: Identity;
+  #renewing = false;
+  #nextRenewalAt = 0;
   readonly #pendingWhois = new Set<string>();
   readonly #idleWaiters: (() => void)[] = [];
   #connection: Connection | undefined;
@@ -151,6 +177,7 @@ export class ChatClient {
 
   constructor(options: ChatClientOptions) {
     this.#options = options;
+    this.#identity = options.identity;
     this.#certificates = new CertificateCache(options.identity.caCert, "client");
     for (const room of options.rooms) this.#rooms.set(room, new RoomState(room));
     this.finished = new Promise((resolve) => this.#finish = resolve);
@@ -158,7 +185,17 @@ export class ChatClient {
 
   /** This client's user name. */
   get user(): string {
-    return this.#options.identity.user;
+    return this.#identity.user;
+  }
+
+  /** This client's device label. */
+  get device(): string {
+    return this.#identity.device;
+  }
+
+  /** The identity in use (after a renewal, the renewed one). */
+  get identity(): Identity {
+    return this.#identity;
   }
 
   /** The current session id, while connected. */
@@ -185,10 +222,18 @@ export class ChatClient {
     return [...users].sort();
   }
 
-  /** Whether `user`'s messages currently count as verified. */
+  /**
+   * Whether `user`'s messages currently count as verified: null when no device of theirs was
+   * seen, false when any device's key changed (until trusted).
+   */
   isVerified(user: string): boolean | null {
-    const trust = this.#trust.get(user);
-    return trust ? trust.state !== "changed" : null;
+    let seen = false;
+    for (const [key, trust] of this.#trust) {
+      if (!key.startsWith(`${user}/`)) continue;
+      if (trust.state === "changed") return false;
+      seen = true;
+    }
+    return seen ? true : null;
   }
 
   /** Subscribes to events; returns the unsubscribe function. */
@@ -269,9 +314,10 @@ export class ChatClient {
       return this.#emit({
         type: "whois",
         user,
+        device: this.device,
         online: true,
-        fingerprint: this.#options.identity.keyFingerprint,
-        trusted: this.#options.identity.keyFingerprint,
+        fingerprint: this.#identity.keyFingerprint,
+        trusted: this.#identity.keyFingerprint,
         state: "trusted",
       });
     }
@@ -280,21 +326,60 @@ export class ChatClient {
     this.#lookup(connection, user);
   }
 
-  /** Trusts `user`'s current key (after comparing its fingerprint out of band). */
-  trust(user: string): Promise<void> {
+  /**
+   * Trusts the current key of `user/device`, or of every device of `user` (after comparing
+   * fingerprints out of band).
+   */
+  trust(target: string): Promise<void> {
     return this.#serial(async () => {
-      const known = this.#trust.get(user);
-      if (!known) {
+      const keys = [...this.#trust.keys()].filter((key) =>
+        target.includes("/") ? key === target : key.startsWith(`${target}/`)
+      );
+      if (keys.length === 0) {
         return this.#emit({
           type: "error",
           code: "unknown_user",
-          message: `No key seen for ${user} yet; /whois ${user} first`,
+          message: `No key seen for ${target} yet; /whois ${target.split("/")[0]} first`,
         });
       }
-      await this.#options.trustStore.trust(user, known.fingerprint);
-      known.state = "trusted";
-      this.#emit({ type: "trusted", user, fingerprint: known.fingerprint });
+      for (const key of keys) {
+        const known = this.#trust.get(key)!;
+        await this.#options.trustStore.trust(key, known.fingerprint);
+        known.state = "trusted";
+        const [user, device] = key.split("/") as [string, string];
+        this.#emit({ type: "trusted", user, device, fingerprint: known.fingerprint });
+      }
     });
+  }
+
+  /** Asks the server for an invite for another device of this user; answered by `device_invite`. */
+  inviteDevice(device: string): void {
+    this.#deviceRequest("device_invite", device);
+  }
+
+  /** Asks the server for this user's devices; answered by a `devices` event. */
+  listDevices(): void {
+    const id = `d${this.#nextId++}`;
+    const connection = this.#require();
+    connection.deviceRequests.set(id, "");
+    connection.link.send({ type: "devices", id });
+  }
+
+  /** Revokes one of this user's devices; answered by `device_revoked`. */
+  revokeDevice(device: string): void {
+    this.#deviceRequest("device_revoke", device);
+  }
+
+  #deviceRequest(type: "device_invite" | "device_revoke", device: string): void {
+    if (!isValidDeviceLabel(device)) {
+      throw new RangeError(
+        `${JSON.stringify(device)} is not a device label ([a-z0-9][a-z0-9_-]{0,31})`,
+      );
+    }
+    const connection = this.#require();
+    const id = `d${this.#nextId++}`;
+    connection.deviceRequests.set(id, device);
+    connection.link.send({ type, id, device });
   }
 
   /**
@@ -310,7 +395,7 @@ export class ChatClient {
       for (const entry of this.#outbox.splice(0)) {
         this.#undelivered(entry, "not sent before quitting");
       }
-      for (const entry of [...this.#inflight.values()]) {
+      for (const entry of new Set(this.#inflight.values())) {
         this.#undelivered(entry, "not confirmed before quitting");
       }
       await this.#connection?.link.closeGracefully();
@@ -321,7 +406,8 @@ export class ChatClient {
   // ---- connection lifecycle --------------------------------------------------------------
 
   async #connect(): Promise<void> {
-    const { identity, endpoint } = this.#options;
+    const { endpoint } = this.#options;
+    const identity = this.#identity;
     const keys = await createSessionKeys();
     const { link, welcome } = await ServerLink.open(endpoint, identity);
     const connection: Connection = {
@@ -334,6 +420,8 @@ export class ChatClient {
       joining: new Map(),
       heldDirect: [],
       seenDirect: new Map(),
+      directTargets: new Map(),
+      deviceRequests: new Map(),
       readyReported: false,
       announcedAt: performance.now(),
       tokens: welcome.limits.rateBurst * PACE_SHARE,
@@ -348,7 +436,7 @@ export class ChatClient {
     this.#emit({
       type: "status",
       state: "connected",
-      message: `Connected to ${this.#address()} as ${identity.user}`,
+      message: `Connected to ${this.#address()} as ${identity.user}/${identity.device}`,
     });
     link.onMessage((message) => {
       this.#serial(() => this.#handle(connection, message));
@@ -357,7 +445,7 @@ export class ChatClient {
   }
 
   #announcement(connection: Connection): Promise<string> {
-    const { identity } = this.#options;
+    const identity = this.#identity;
     return buildAnnouncement(
       identity.user,
       connection.session,
@@ -370,7 +458,7 @@ export class ChatClient {
   #ended(connection: Connection, cause: CloseCause): void {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
-    for (const entry of [...this.#inflight.values()]) {
+    for (const entry of new Set(this.#inflight.values())) {
       this.#undelivered(entry, "the connection was lost before the server confirmed it");
     }
     for (const room of this.#rooms.keys()) this.#rooms.set(room, new RoomState(room));
@@ -462,7 +550,12 @@ export class ChatClient {
         await this.#presence(connection, message);
         break;
       case "announce":
-        await connection.peers.learn(message.user, message.session, message.announce);
+        await connection.peers.learn(
+          message.user,
+          message.session,
+          message.announce,
+          message.device,
+        );
         break;
       case "keys":
         await this.#keys(connection, message);
@@ -475,12 +568,30 @@ export class ChatClient {
         break;
       case "ack": {
         const entry = this.#inflight.get(message.id);
-        if (entry) {
+        if (entry?.kind === "dm" && entry.parts) {
+          entry.parts.acked += message.recipients;
+          this.#directPartDone(entry, message.id);
+        } else if (entry) {
           this.#inflight.delete(message.id);
           this.#emit({ type: "delivered", id: message.id, recipients: message.recipients });
         }
         break;
       }
+      case "device_invite": {
+        const device = connection.deviceRequests.get(message.id);
+        if (device === undefined) break;
+        connection.deviceRequests.delete(message.id);
+        this.#emit({ type: "device_invite", user: this.user, device, token: message.token });
+        break;
+      }
+      case "devices":
+        if (!connection.deviceRequests.delete(message.id)) break;
+        this.#emit({ type: "devices", user: this.user, devices: message.devices });
+        break;
+      case "device_revoked":
+        if (!connection.deviceRequests.delete(message.id)) break;
+        this.#emit({ type: "device_revoked", user: this.user, device: message.device });
+        break;
       case "peer":
         await this.#peer(connection, message);
         break;
@@ -506,6 +617,8 @@ export class ChatClient {
       case "pong":
       case "welcome":
       case "server_hello":
+      case "enrolled":
+      case "renewed":
         break;
       default: {
         const unreachable: never = message;
@@ -522,6 +635,17 @@ export class ChatClient {
     }
     if (message.id) {
       const entry = this.#inflight.get(message.id);
+      if (entry?.kind === "dm" && entry.parts) {
+        if (message.code === "stale_session" || message.code === "no_such_user") {
+          entry.parts.stale = true;
+          connection.directTargets.delete(entry.to);
+        }
+        entry.parts.reason = message.message;
+        return this.#directPartDone(entry, message.id);
+      }
+      if (connection.deviceRequests.delete(message.id)) {
+        return this.#emit({ type: "error", code: message.code, message: message.message });
+      }
       if (entry) {
         this.#inflight.delete(message.id);
         if (
@@ -530,12 +654,6 @@ export class ChatClient {
         ) {
           // Someone joined or left while it was on its way: seal it again, for the members now.
           this.#outbox.unshift({ ...entry, resealed: (entry.resealed ?? 0) + 1 });
-          return;
-        }
-        if (message.code === "stale_session" && entry.kind === "dm" && !entry.retried) {
-          const stale = connection.peers.sessionOf(entry.to);
-          if (stale) connection.peers.forget(stale);
-          this.#outbox.unshift({ ...entry, retried: true });
           return;
         }
         return this.#undelivered(entry, message.message);
@@ -570,6 +688,7 @@ export class ChatClient {
     if (!state) return; // left again before the server answered
     state.joined = true;
     state.version = version;
+    for (const member of members) connection.directTargets.delete(member.user);
     for (const member of members) {
       state.members.set(member.session, {
         user: member.user,
@@ -589,6 +708,8 @@ export class ChatClient {
     const state = this.#rooms.get(message.room);
     if (!state?.joined) return;
     state.version = message.version;
+    // A device came or went: the next direct message to this user looks their devices up again.
+    connection.directTargets.delete(message.user);
     if (message.event === "join") {
       state.members.set(message.session, {
         user: message.user,
@@ -598,6 +719,7 @@ export class ChatClient {
       this.#emit({ type: "join", room: message.room, user: message.user });
       await this.#admit(connection, state, {
         user: message.user,
+        device: message.device,
         session: message.session,
         announce: message.announce!,
       });
@@ -621,7 +743,12 @@ export class ChatClient {
     const member = state.members.get(info.session);
     if (!member) return;
     try {
-      const peer = await connection.peers.learn(info.user, info.session, info.announce);
+      const peer = await connection.peers.learn(
+        info.user,
+        info.session,
+        info.announce,
+        info.device,
+      );
       await this.#checkTrust(peer);
       member.status = "ready";
     } catch (error) {
@@ -630,18 +757,24 @@ export class ChatClient {
     }
   }
 
+  /**
+   * Checks a peer's key against the trust store, per device (`user/device`) for now: a new
+   * device is trusted on first use, a device whose key changed is reported.
+   */
   async #checkTrust(peer: PeerSession): Promise<void> {
-    const { user, keyFingerprint } = peer.announcement;
-    const known = this.#trust.get(user);
+    const { user, device, keyFingerprint } = peer.announcement;
+    const key = `${user}/${device}`;
+    const known = this.#trust.get(key);
     if (known?.fingerprint === keyFingerprint) return;
-    const state = await this.#options.trustStore.check(user, keyFingerprint);
-    this.#trust.set(user, { fingerprint: keyFingerprint, state });
+    const state = await this.#options.trustStore.check(key, keyFingerprint);
+    this.#trust.set(key, { fingerprint: keyFingerprint, state });
     if (state === "changed") {
       this.#emit({
         type: "key_changed",
         user,
+        device,
         fingerprint: keyFingerprint,
-        previous: this.#options.trustStore.get(user)!.fingerprint,
+        previous: this.#options.trustStore.get(key)!.fingerprint,
       });
     }
   }
@@ -814,15 +947,28 @@ export class ChatClient {
     message: Extract<ServerMessage, { type: "peer" }>,
   ): Promise<void> {
     if (!connection.lookups.delete(message.id)) return;
-    let peer: PeerSession | undefined;
-    try {
-      peer = await connection.peers.learn(message.user, message.session, message.announce);
-      await this.#checkTrust(peer);
-    } catch (error) {
-      this.#lookupFailed(connection, message.user, (error as Error).message);
-      throw error;
+    const learned: PeerSession[] = [];
+    for (const info of message.sessions) {
+      try {
+        const peer = await connection.peers.learn(
+          message.user,
+          info.session,
+          info.announce,
+          info.device,
+        );
+        await this.#checkTrust(peer);
+        learned.push(peer);
+      } catch (error) {
+        this.#report(error);
+      }
     }
-    if (this.#pendingWhois.delete(message.user)) this.#emitWhois(message.user, true);
+    if (learned.length === 0) {
+      return this.#lookupFailed(connection, message.user, `${message.user}'s keys did not verify`);
+    }
+    connection.directTargets.set(message.user, learned.map((peer) => peer.announcement.session));
+    if (this.#pendingWhois.delete(message.user)) {
+      for (const peer of learned) this.#emitWhois(message.user, peer.announcement.device, true);
+    }
     const held = connection.heldDirect.filter((dm) => dm.from === message.user);
     connection.heldDirect.splice(
       0,
@@ -839,6 +985,7 @@ export class ChatClient {
   }
 
   #lookupFailed(connection: Connection, user: string, reason: string): void {
+    connection.directTargets.delete(user);
     for (const entry of [...this.#outbox]) {
       if (entry.kind === "dm" && entry.to === user) {
         this.#outbox.splice(this.#outbox.indexOf(entry), 1);
@@ -858,15 +1005,17 @@ export class ChatClient {
         message: `${held.length} direct message(s) from ${user} could not be verified`,
       });
     }
-    if (this.#pendingWhois.delete(user)) this.#emitWhois(user, false);
+    if (this.#pendingWhois.delete(user)) this.#emitWhois(user, undefined, false);
   }
 
-  #emitWhois(user: string, online: boolean): void {
-    const current = this.#trust.get(user);
-    const stored = this.#options.trustStore.get(user);
+  #emitWhois(user: string, device: string | undefined, online: boolean): void {
+    const key = `${user}/${device}`;
+    const current = device === undefined ? undefined : this.#trust.get(key);
+    const stored = device === undefined ? undefined : this.#options.trustStore.get(key);
     this.#emit({
       type: "whois",
       user,
+      ...(device === undefined ? {} : { device }),
       online,
       fingerprint: online ? current?.fingerprint ?? null : null,
       trusted: stored?.fingerprint ?? null,
@@ -957,31 +1106,69 @@ export class ChatClient {
     return true;
   }
 
+  /**
+   * Seals a direct message once for each online device of the recipient (as the latest lookup
+   * listed them) and sends one `dm` per device; `delivered` follows once every device's frame
+   * is answered.
+   */
   async #sendDirect(
     connection: Connection,
     entry: Extract<Outgoing, { kind: "dm" }>,
   ): Promise<boolean | "paced"> {
-    const session = connection.peers.sessionOf(entry.to);
-    if (!session) {
+    const sessions = connection.directTargets.get(entry.to);
+    if (!sessions) {
       this.#lookup(connection, entry.to);
       return false;
     }
-    const peer = await connection.peers.get(session)!;
     if (!this.#pace(connection)) return "paced";
-    const payload = await sealDirectMessage({
-      fromSession: connection.session,
-      toSession: session,
-      directKey: peer.directKey,
-      signingKey: connection.keys.signing.privateKey,
-      plain: entry.plain,
-    });
-    this.#inflight.set(entry.id, entry);
-    connection.link.send({ type: "dm", id: entry.id, to: entry.to, session, payload });
+    const parts: DirectParts = { pending: new Set(), acked: 0, stale: false };
+    entry.parts = parts;
+    for (const [i, session] of sessions.entries()) {
+      const peer = await connection.peers.get(session);
+      if (!peer) continue;
+      const payload = await sealDirectMessage({
+        fromSession: connection.session,
+        toSession: session,
+        directKey: peer.directKey,
+        signingKey: connection.keys.signing.privateKey,
+        plain: entry.plain,
+      });
+      const id = `${entry.id}-${i}`;
+      parts.pending.add(id);
+      this.#inflight.set(id, entry);
+      connection.link.send({ type: "dm", id, to: entry.to, session, payload });
+    }
+    if (parts.pending.size === 0) {
+      connection.directTargets.delete(entry.to);
+      return false;
+    }
     return true;
+  }
+
+  /** One device's `dm` frame was answered; once all are, the message is settled. */
+  #directPartDone(entry: Extract<Outgoing, { kind: "dm" }>, id: string): void {
+    const parts = entry.parts!;
+    parts.pending.delete(id);
+    this.#inflight.delete(id);
+    if (parts.pending.size > 0) return;
+    entry.parts = undefined;
+    if (parts.acked > 0) {
+      return this.#emit({ type: "delivered", id: entry.id, recipients: parts.acked });
+    }
+    if (parts.stale && !entry.retried) {
+      // The recipient's devices changed on the way: look them up again and send once more.
+      this.#outbox.unshift({ ...entry, retried: true });
+      return;
+    }
+    this.#undelivered(entry, parts.reason ?? `${entry.to} could not be reached`);
   }
 
   #undelivered(entry: Outgoing, reason: string): void {
     this.#inflight.delete(entry.id);
+    if (entry.kind === "dm" && entry.parts) {
+      for (const id of entry.parts.pending) this.#inflight.delete(id);
+      entry.parts = undefined;
+    }
     this.#emit({ type: "undelivered", id: entry.id, reason });
     this.#checkIdle();
   }
@@ -1008,11 +1195,57 @@ export class ChatClient {
       connection.link.close();
       return;
     }
+    this.#maybeRenew();
     if (now - connection.announcedAt > ANNOUNCE_REFRESH_MS) {
       connection.announcedAt = now;
       connection.link.send({ type: "announce", payload: await this.#announcement(connection) });
     }
     await this.#flush(connection);
+  }
+
+  // ---- renewal ---------------------------------------------------------------------------
+
+  /**
+   * Starts a renewal in the background when it is due: a separate short connection (this
+   * session stays), then the identity file is rewritten and later announcements carry the new
+   * certificate, for the same key.
+   */
+  #maybeRenew(): void {
+    const path = this.#options.identityPath;
+    const now = this.#options.clock?.() ?? new Date();
+    if (!path || this.#renewing || now.getTime() < this.#nextRenewalAt) return;
+    if (!renewalDue(this.#identity, now)) return;
+    this.#renewing = true;
+    void renewIdentity(this.#options.endpoint, this.#identity).then(
+      (renewed) =>
+        this.#serial(async () => {
+          await writeFileAtomic(path, renewed.identityText);
+          this.#identity = renewed.identity;
+          this.#emit({
+            type: "notice",
+            message:
+              `Renewed this device's certificate (same key); it is valid until ${renewed.identity.cert.notAfter.toISOString()}`,
+          });
+          const connection = this.#connection;
+          if (connection) {
+            connection.announcedAt = performance.now();
+            connection.link.send({
+              type: "announce",
+              payload: await this.#announcement(connection),
+            });
+          }
+        }),
+      (error) => {
+        this.#nextRenewalAt = now.getTime() + RENEW_RETRY_MS;
+        this.#emit({
+          type: "error",
+          code: error instanceof SetupError ? error.code : "renewal_failed",
+          message: `Renewing the certificate failed: ${(error as Error).message}; trying again in ${
+            RENEW_RETRY_MS / 60_000
+          } minutes`,
+        });
+      },
+    ).finally(() => this.#renewing = false);
   }
 
   // ---- helpers ---------------------------------------------------------------------------

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { DeviceInfo } from "../protocol/messages.ts";
+
 /** One event from the chat client. */
 export type ClientEvent =
   /** Connected, set up, and the first room joined with keys in place (after every reconnect too). */
@@ -36,13 +38,15 @@ export type ClientEvent =
   | { type: "delivered"; id: string; recipients: number }
   | { type: "undelivered"; id: string; reason: string }
   | { type: "error"; code: string; message: string }
-  | { type: "key_changed"; user: string; fingerprint: string; previous: string }
-  | { type: "trusted"; user: string; fingerprint: string }
+  | { type: "key_changed"; user: string; device: string; fingerprint: string; previous: string }
+  | { type: "trusted"; user: string; device: string; fingerprint: string }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
   | { type: "who"; room: string; members: { user: string; verified: boolean | null }[] }
   | {
     type: "whois";
     user: string;
+    /** The device this line is about (one event per online device). */
+    device?: string;
     online: boolean;
     fingerprint: string | null;
     trusted: string | null;
@@ -54,7 +58,11 @@ export type ClientEvent =
     message: string;
     retryInMs?: number;
   }
-  | { type: "notice"; message: string };
+  | { type: "notice"; message: string }
+  /** An invite for another device of ours, from `/device add`: give it to that device. */
+  | { type: "device_invite"; user: string; device: string; token: string }
+  | { type: "devices"; user: string; devices: DeviceInfo[] }
+  | { type: "device_revoked"; user: string; device: string };
 
 /** The `type` of any client event. */
 export type ClientEventType = ClientEvent["type"];

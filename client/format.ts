@@ -67,11 +67,11 @@ export function formatEvent(event: ClientEvent): string | undefined {
     case "error":
       return `!! ${event.message}`;
     case "key_changed":
-      return `!! WARNING: ${event.user}'s key CHANGED. It may be a new device, or someone else. ` +
-        `Their messages show as unverified until you compare fingerprints out of band and run /trust ${event.user}.\n` +
+      return `!! WARNING: the key of ${event.user}'s device ${event.device} CHANGED. It may be a new key, or someone else. ` +
+        `Their messages show as unverified until you compare fingerprints out of band and run /trust ${event.user}/${event.device}.\n` +
         `   previous: ${event.previous}\n   now:      ${event.fingerprint}`;
     case "trusted":
-      return `-- you now trust ${event.user}'s key ${event.fingerprint}`;
+      return `-- you now trust the key ${event.fingerprint} of ${event.user}'s device ${event.device}`;
     case "rooms":
       return event.rooms.length
         ? `-- rooms: ${event.rooms.map((room) => `${room.name} (${room.members})`).join(", ")}`
@@ -84,7 +84,9 @@ export function formatEvent(event: ClientEvent): string | undefined {
       }`;
     case "whois":
       return [
-        `-- ${event.user}: ${event.online ? "online" : "offline"}, ${
+        `-- ${event.user}${event.device ? `/${event.device}` : ""}: ${
+          event.online ? "online" : "offline"
+        }, ${
           event.state === "changed"
             ? "KEY CHANGED (unverified)"
             : event.state === "unknown"
@@ -98,5 +100,19 @@ export function formatEvent(event: ClientEvent): string | undefined {
       return `-- ${event.message}`;
     case "notice":
       return `-- ${event.message}`;
+    case "device_invite":
+      return `-- invite for ${event.user}'s new device ${event.device} (valid 24 h, works once): ` +
+        `on that device run\n   openchat enroll ${event.token}`;
+    case "devices":
+      return [
+        `-- ${event.user}'s devices:`,
+        ...event.devices.map((device) =>
+          `   ${device.device}  ${device.status}, until ${device.notAfter.slice(0, 10)}${
+            device.invitedBy ? `, added by ${device.invitedBy}` : ""
+          }`
+        ),
+      ].join("\n");
+    case "device_revoked":
+      return `-- revoked ${event.user}'s device ${event.device}; its sessions end now`;
   }
 }

@@ -9,6 +9,8 @@
  */
 
 import { ProtocolError } from "./errors.ts";
+import { isValidDeviceLabel } from "./devices.ts";
+import { MAX_TOKEN_CHARS } from "./invite_token.ts";
 import {
   arrayField,
   b64Field,
@@ -46,6 +48,14 @@ export const MAX_KEY_ITEMS = 1024;
 export const MAX_LISTED_MEMBERS = 1024;
 /** Most rooms listed in one `rooms` reply. */
 export const MAX_LISTED_ROOMS = 500;
+/** Size of an invite's secret in `enroll`. */
+export const ENROLL_SECRET_BYTES = 16;
+/** Largest certificate signing request accepted in `enroll` (DER bytes). */
+export const MAX_REQUEST_BYTES = 4096;
+/** Most sessions listed in one `peer` answer (one per online device). */
+export const MAX_PEER_SESSIONS = 64;
+/** Most devices listed in one `devices` answer. */
+export const MAX_LISTED_DEVICES = 100;
 
 /** A chain key wrapped for one member. */
 export interface KeyItem {
@@ -55,8 +65,16 @@ export interface KeyItem {
 
 /** Everything a client may send. */
 export type ClientMessage =
-  | { type: "hello"; version: number; nonce: string }
+  /** With `ca: true` the server's answer carries its CA certificate (for enrolment). */
+  | { type: "hello"; version: number; nonce: string; ca?: boolean }
   | { type: "auth"; cert: string; signature: string }
+  /** Redeems an invite: its secret and a PKCS#10 request; answered by `enrolled`. */
+  | { type: "enroll"; secret: string; csr: string }
+  /** Asks for a new certificate for the same key; answered by `renewed`. */
+  | { type: "renew"; cert: string; signature: string }
+  | { type: "device_invite"; id: string; device: string }
+  | { type: "devices"; id: string }
+  | { type: "device_revoke"; id: string; device: string }
   | { type: "announce"; payload: string }
   | { type: "join"; room: string }
   | { type: "leave"; room: string }
@@ -74,11 +92,34 @@ export type ClientMessage =
   | { type: "ping" }
   | { type: "pong" };
 
-/** A room member as the server describes it: who, which session, and their announcement. */
+/**
+ * A room member as the server describes it: who, which device (from their certificate), which
+ * session, and their announcement.
+ */
 export interface MemberInfo {
   user: string;
+  device: string;
   session: string;
   announce: string;
+}
+
+/** One online device of a user, in a `peer` answer. */
+export interface PeerSessionInfo {
+  device: string;
+  session: string;
+  announce: string;
+}
+
+/** One device of the session's user, in a `devices` answer. */
+export interface DeviceInfo {
+  device: string;
+  /** Serial of the device's latest certificate. */
+  serial: string;
+  status: "valid" | "expired" | "revoked";
+  /** ISO 8601 end of that certificate. */
+  notAfter: string;
+  /** The device that asked for its invite, when one did. */
+  invitedBy?: string;
 }
 
 /** Limits the server tells a client in `welcome`, so a client can stay inside them. */
@@ -91,8 +132,20 @@ export interface WireLimits {
 
 /** Everything a server may send. */
 export type ServerMessage =
-  | { type: "server_hello"; version: number; nonce: string; cert: string; signature: string }
-  | { type: "welcome"; user: string; session: string; limits: WireLimits }
+  | {
+    type: "server_hello";
+    version: number;
+    nonce: string;
+    cert: string;
+    signature: string;
+    /** The CA certificate (DER, b64u), when `hello` asked for it. */
+    ca?: string;
+  }
+  | { type: "welcome"; user: string; device: string; session: string; limits: WireLimits }
+  /** The certificate issued by `enroll`; the server then closes the connection. */
+  | { type: "enrolled"; cert: string }
+  /** The certificate issued by `renew`; the server then closes the connection. */
+  | { type: "renewed"; cert: string }
   | { type: "error"; code: string; message: string; fatal: boolean; id?: string; room?: string }
   /**
    * The answer to `join`: the other members. A room whose list does not fit in one frame is
@@ -105,20 +158,24 @@ export type ServerMessage =
     room: string;
     event: "join" | "leave";
     user: string;
+    device: string;
     session: string;
     /** The room's membership version after this change. */
     version: number;
     announce?: string;
     reason?: string;
   }
-  | { type: "announce"; user: string; session: string; announce: string }
+  | { type: "announce"; user: string; device: string; session: string; announce: string }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
   | { type: "who"; room: string; members: string[] }
   | { type: "keys"; room: string; from: string; session: string; payload: string }
   | { type: "msg"; room: string; from: string; session: string; ts: number; payload: string }
   | { type: "dm"; from: string; session: string; ts: number; payload: string }
   | { type: "ack"; id: string; recipients: number }
-  | { type: "peer"; id: string; user: string; session: string; announce: string }
+  | { type: "peer"; id: string; user: string; sessions: PeerSessionInfo[] }
+  | { type: "device_invite"; id: string; token: string }
+  | { type: "devices"; id: string; devices: DeviceInfo[] }
+  | { type: "device_revoked"; id: string; device: string }
   | { type: "ping" }
   | { type: "pong" };
 
@@ -155,6 +212,16 @@ function unknownType(type: string): never {
 }
 
 const session = (f: Fields, key = "session") => b64Field(f, key, SESSION_ID_BYTES);
+const device = (f: Fields, key = "device") => {
+  const value = f[key];
+  if (!isValidDeviceLabel(value)) {
+    throw new ProtocolError(
+      "bad_field",
+      `Field "${key}" must be a device label ([a-z0-9][a-z0-9_-]{0,31})`,
+    );
+  }
+  return value;
+};
 const announce = (f: Fields, key = "announce") => payloadField(f, key, MAX_ANNOUNCE_CHARS);
 
 /**
@@ -165,18 +232,33 @@ const announce = (f: Fields, key = "announce") => payloadField(f, key, MAX_ANNOU
 export function decodeClientMessage(body: Uint8Array): ClientMessage {
   const f = parseObject(body);
   switch (f.type) {
-    case "hello":
-      return {
+    case "hello": {
+      const message: ClientMessage = {
         type: "hello",
         version: intField(f, "version", 0, 65535),
         nonce: b64Field(f, "nonce", NONCE_BYTES),
       };
+      if (f.ca !== undefined) message.ca = boolField(f, "ca");
+      return message;
+    }
     case "auth":
+    case "renew":
       return {
-        type: "auth",
+        type: f.type,
         cert: b64VarField(f, "cert", MAX_CERT_BYTES),
         signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
       };
+    case "enroll":
+      return {
+        type: "enroll",
+        secret: b64Field(f, "secret", ENROLL_SECRET_BYTES),
+        csr: b64VarField(f, "csr", MAX_REQUEST_BYTES),
+      };
+    case "device_invite":
+    case "device_revoke":
+      return { type: f.type, id: idField(f), device: device(f) };
+    case "devices":
+      return { type: "devices", id: idField(f) };
     case "announce":
       return { type: "announce", payload: announce(f, "payload") };
     case "join":
@@ -224,7 +306,28 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
 }
 
 function member(f: Fields): MemberInfo {
-  return { user: userField(f), session: session(f), announce: announce(f) };
+  return { user: userField(f), device: device(f), session: session(f), announce: announce(f) };
+}
+
+const DEVICE_STATUSES = new Set(["valid", "expired", "revoked"]);
+
+function deviceInfo(f: Fields): DeviceInfo {
+  const status = f.status;
+  if (typeof status !== "string" || !DEVICE_STATUSES.has(status)) {
+    throw new ProtocolError("bad_field", 'Field "status" must be valid, expired or revoked');
+  }
+  const serial = f.serial;
+  if (typeof serial !== "string" || !/^[0-9a-f]{1,40}$/.test(serial)) {
+    throw new ProtocolError("bad_field", 'Field "serial" must be lower-case hex');
+  }
+  const info: DeviceInfo = {
+    device: device(f),
+    serial,
+    status: status as DeviceInfo["status"],
+    notAfter: textField(f, "notAfter", 40),
+  };
+  if (f.invitedBy !== undefined) info.invitedBy = device(f, "invitedBy");
+  return info;
 }
 
 /**
@@ -235,19 +338,26 @@ function member(f: Fields): MemberInfo {
 export function decodeServerMessage(body: Uint8Array): ServerMessage {
   const f = parseObject(body);
   switch (f.type) {
-    case "server_hello":
-      return {
+    case "server_hello": {
+      const message: ServerMessage = {
         type: "server_hello",
         version: intField(f, "version", 0, 65535),
         nonce: b64Field(f, "nonce", NONCE_BYTES),
         cert: b64VarField(f, "cert", MAX_CERT_BYTES),
         signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
       };
+      if (f.ca !== undefined) message.ca = b64VarField(f, "ca", MAX_CERT_BYTES);
+      return message;
+    }
+    case "enrolled":
+    case "renewed":
+      return { type: f.type, cert: b64VarField(f, "cert", MAX_CERT_BYTES) };
     case "welcome": {
       const limits = objectOf(f.limits, "limits");
       return {
         type: "welcome",
         user: userField(f),
+        device: device(f),
         session: session(f),
         limits: {
           maxFrameBytes: intField(limits, "maxFrameBytes", 1, 2 ** 31),
@@ -294,6 +404,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         room: roomField(f),
         event,
         user: userField(f),
+        device: device(f),
         session: session(f),
         version: intField(f, "version", 0, Number.MAX_SAFE_INTEGER),
       };
@@ -302,7 +413,13 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       return message;
     }
     case "announce":
-      return { type: "announce", user: userField(f), session: session(f), announce: announce(f) };
+      return {
+        type: "announce",
+        user: userField(f),
+        device: device(f),
+        session: session(f),
+        announce: announce(f),
+      };
     case "rooms":
       return {
         type: "rooms",
@@ -354,9 +471,30 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         type: "peer",
         id: idField(f),
         user: userField(f),
-        session: session(f),
-        announce: announce(f),
+        sessions: arrayField(f, "sessions", MAX_PEER_SESSIONS, (item) => ({
+          device: device(item),
+          session: session(item),
+          announce: announce(item),
+        })),
       };
+    case "device_invite": {
+      const token = f.token;
+      if (
+        typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_CHARS ||
+        !/^[\x21-\x7e]+$/.test(token)
+      ) {
+        throw new ProtocolError("bad_field", 'Field "token" must be an invite token');
+      }
+      return { type: "device_invite", id: idField(f), token };
+    }
+    case "devices":
+      return {
+        type: "devices",
+        id: idField(f),
+        devices: arrayField(f, "devices", MAX_LISTED_DEVICES, deviceInfo),
+      };
+    case "device_revoked":
+      return { type: "device_revoked", id: idField(f), device: device(f) };
     case "ping":
     case "pong":
       return { type: f.type };

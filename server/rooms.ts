@@ -73,6 +73,7 @@ export class RoomRegistry {
         room: name,
         event: "join",
         user: session.user,
+        device: session.device,
         session: session.id,
         version: room.version,
         announce: session.announce!,
@@ -98,6 +99,7 @@ export class RoomRegistry {
         room: room.name,
         event: "leave",
         user: session.user,
+        device: session.device,
         session: session.id,
         version: room.version,
         ...(reason ? { reason } : {}),
@@ -115,7 +117,12 @@ export class RoomRegistry {
     const members: MemberInfo[] = [];
     for (const member of room.members.values()) {
       if (member === except || member.ending) continue;
-      members.push({ user: member.user, session: member.id, announce: member.announce! });
+      members.push({
+        user: member.user,
+        device: member.device,
+        session: member.id,
+        announce: member.announce!,
+      });
     }
     return members;
   }

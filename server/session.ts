@@ -17,6 +17,8 @@ import type { ServerLimits } from "./limits.ts";
 export class Session {
   /** The user name, from the certificate's CN. */
   readonly user: string;
+  /** The device label, from the certificate's device URI. */
+  readonly device: string;
   /** Certificate serial, for revocation checks. */
   readonly serial: string;
   /** Rooms this session is in. */
@@ -43,6 +45,7 @@ export class Session {
     private readonly onOverflow: (session: Session) => void,
   ) {
     this.user = client.user;
+    this.device = client.device;
     this.serial = client.serial;
     this.rate = new RateLimiter({
       ratePerSecond: limits.ratePerSecond,
@@ -59,6 +62,11 @@ export class Session {
       this.ending = true;
       queueMicrotask(() => this.onOverflow(this));
     }
+  }
+
+  /** `user/device`: one session per device at a time. */
+  get key(): string {
+    return `${this.user}/${this.device}`;
   }
 
   /** Encodes and queues a message. */

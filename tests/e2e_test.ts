@@ -410,7 +410,7 @@ Deno.test("a peer whose key changed is flagged unverified until trusted", async 
       // The decision is remembered in alice's trust store.
       const store = JSON.parse(await Deno.readTextFile(`${world.dir}/config-alice/trust.json`));
       const section = Object.values(store)[0] as Record<string, { fingerprint: string }>;
-      assertEquals(section.bob!.fingerprint, changed.fingerprint);
+      assertEquals(section["bob/main"]!.fingerprint, changed.fingerprint);
     } finally {
       await Promise.all([alice.kill(), bob.kill()]);
     }

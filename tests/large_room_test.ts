@@ -12,6 +12,7 @@ const ANNOUNCEMENT = "a".repeat(700);
 Deno.test("joinedFrames() splits a long member list into frames that fit, all but the last marked more", () => {
   const members = Array.from({ length: 300 }, (_, i) => ({
     user: `user${i}`,
+    device: "main",
     session: "s".repeat(22),
     announce: ANNOUNCEMENT,
   }));

@@ -26,6 +26,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     const alice = await RawClient.connect(fx.port, fx.caPem);
     const welcome = await alice.authenticate(fx.caPem, aliceId);
     assertEquals(welcome.user, "alice");
+    assertEquals(welcome.device, "main");
     assertMatch(welcome.session, /^[A-Za-z0-9_-]{22}$/);
     assertEquals(welcome.limits.maxFrameBytes, MAX_FRAME_BYTES);
     await alice.send({ type: "announce", payload: "alice-keys" });
@@ -39,6 +40,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     const joined = await bob.next("joined");
     assertEquals(joined.members, [{
       user: "alice",
+      device: "main",
       session: welcome.session,
       announce: "alice-keys",
     }]);
@@ -48,6 +50,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
       room: "lobby",
       event: "join",
       user: "bob",
+      device: "main",
       session: bobWelcome.session,
       version: 2,
       announce: "bob-keys",
@@ -99,8 +102,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
       type: "peer",
       id: "l1",
       user: "alice",
-      session: welcome.session,
-      announce: "alice-keys",
+      sessions: [{ device: "main", session: welcome.session, announce: "alice-keys" }],
     });
     await bob.send({ type: "who", room: "lobby" });
     assertEquals((await bob.next("who")).members, ["alice", "bob"]);
@@ -469,7 +471,7 @@ Deno.test("a second login of the same user replaces the older session, which is 
     await pair.alice.next("presence", (m) => m.user === "carol" && m.event === "join");
     const second = await joinedClient(fx.port, fx.caPem, carol);
     const error = await first.expectRefusal("replaced");
-    assertStringIncludes(error.message, "logged in again elsewhere");
+    assertStringIncludes(error.message, "This device logged in again");
     const leave = await pair.alice.next(
       "presence",
       (m) => m.user === "carol" && m.event === "leave",

@@ -22,12 +22,13 @@ export const trustCommands: Command[] = [
   },
   {
     name: "trust",
-    usage: "NAME",
-    help: "trust NAME's current key (compare /whois fingerprints out of band first)",
+    usage: "NAME[/DEVICE]",
+    help:
+      "trust the current key of NAME's devices, or of one (compare /whois fingerprints out of band first)",
     completesUser: true,
     async run(context, args) {
       const [user] = firstWord(args);
-      if (!user) throw new CommandError("Usage: /trust NAME");
+      if (!user) throw new CommandError("Usage: /trust NAME[/DEVICE]");
       await context.client.trust(user);
     },
   },

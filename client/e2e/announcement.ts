@@ -26,6 +26,7 @@ import {
   type VerifiedCertificate,
   type X509Certificate,
 } from "../../crypto/x509.ts";
+import { deviceOf } from "../../protocol/devices.ts";
 import { E2EError } from "./errors.ts";
 
 /** Label of the announcement signature. */
@@ -103,6 +104,8 @@ export async function buildAnnouncement(
 /** A peer session whose announcement verified. */
 export interface VerifiedAnnouncement {
   readonly user: string;
+  /** The device, from the certificate's `openchat:USER/DEVICE` URI. */
+  readonly device: string;
   readonly session: string;
   readonly ts: number;
   readonly agreementPublic: Uint8Array<ArrayBuffer>;
@@ -117,8 +120,8 @@ export type CertificateVerifier = (der: Uint8Array, now: Date) => Promise<Verifi
 
 /**
  * Verifies an announcement that the server says comes from `user`'s session `session`: the
- * certificate chains to our CA with a matching name, the signature covers user, session, time
- * and keys, and the time is recent.
+ * certificate chains to our CA with a matching name (and device, when the server named one),
+ * the signature covers user, session, time and keys, and the time is recent.
  *
  * @throws {E2EError} `bad_announcement` or `stale_announcement`.
  */
@@ -128,6 +131,7 @@ export async function verifyAnnouncement(
   session: string,
   verifyCert: CertificateVerifier,
   now = new Date(),
+  device?: string,
 ): Promise<VerifiedAnnouncement> {
   const fields = payload.split(".");
   if (fields.length !== 6 || fields[0] !== "1" || !/^\d{1,15}$/.test(fields[1]!)) {
@@ -169,6 +173,18 @@ export async function verifyAnnouncement(
       `The server says this is ${user}, but the certificate names ${verified.commonName}`,
     );
   }
+  let certDevice: string;
+  try {
+    certDevice = deviceOf(verified.cert);
+  } catch (error) {
+    throw new E2EError("bad_announcement", `${user}'s certificate: ${(error as Error).message}`);
+  }
+  if (device !== undefined && device !== certDevice) {
+    throw new E2EError(
+      "bad_announcement",
+      `The server says this is ${user}/${device}, but the certificate names ${user}/${certDevice}`,
+    );
+  }
   const ok = await verifyLabelled(
     verified.publicKey,
     ANNOUNCE_LABEL,
@@ -192,6 +208,7 @@ export async function verifyAnnouncement(
   }
   return {
     user,
+    device: certDevice,
     session,
     ts,
     agreementPublic,

@@ -1,6 +1,7 @@
 import { assertEquals, assertRejects } from "../../tests/support/assert.ts";
 import { CertificateCache } from "../../crypto/certificate_cache.ts";
 import { createCA, issueUserCertificate } from "../../crypto/x509.ts";
+import { deviceUri } from "../../protocol/devices.ts";
 import {
   ANNOUNCE_MAX_AGE_MS,
   buildAnnouncement,
@@ -12,7 +13,7 @@ import { E2EError } from "./errors.ts";
 const ca = await createCA({ name: "Test CA" });
 const verifier = new CertificateCache(ca.cert, "client");
 const verify = (der: Uint8Array, now: Date) => verifier.verify(der, now);
-const alice = await issueUserCertificate(ca, { name: "alice" });
+const alice = await issueUserCertificate(ca, { name: "alice", uris: [deviceUri("alice", "main")] });
 const aliceDer = new Uint8Array(alice.cert.rawData);
 const keys = await createSessionKeys();
 const SESSION = "S".repeat(22);
@@ -27,9 +28,15 @@ Deno.test("verifyAnnouncement() accepts a fresh announcement and returns the ses
 
 Deno.test("verifyAnnouncement() refuses every forgery and replay with its own reason", async () => {
   const payload = await buildAnnouncement("alice", SESSION, aliceDer, alice.privateKey, keys);
-  const mallory = await issueUserCertificate(ca, { name: "mallory" });
+  const mallory = await issueUserCertificate(ca, {
+    name: "mallory",
+    uris: [deviceUri("mallory", "main")],
+  });
   const foreignCA = await createCA({ name: "Test CA" });
-  const foreign = await issueUserCertificate(foreignCA, { name: "alice" });
+  const foreign = await issueUserCertificate(foreignCA, {
+    name: "alice",
+    uris: [deviceUri("alice", "main")],
+  });
   const otherKeys = await createSessionKeys();
   const fields = payload.split(".");
   const swapKeys = [...fields];

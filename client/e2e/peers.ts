@@ -33,7 +33,8 @@ export interface PeerSession {
 /** Known peer sessions of one of our sessions. */
 export class PeerDirectory {
   readonly #sessions = new Map<string, Promise<PeerSession>>();
-  readonly #latestByUser = new Map<string, string>();
+  /** Verified sessions of each user, one per device online as far as we know. */
+  readonly #byUser = new Map<string, Set<string>>();
 
   constructor(
     private readonly own: SessionKeys,
@@ -43,16 +44,21 @@ export class PeerDirectory {
   /**
    * Verifies `payload` as `user`'s session `session` and derives the pairwise keys, once per
    * session. A later announcement of the same session must carry the same keys and a newer time.
+   * `device`, when the server named one, must be the certificate's.
    *
    * @throws {E2EError} when the announcement does not verify.
    */
-  learn(user: string, session: string, payload: string): Promise<PeerSession> {
+  learn(user: string, session: string, payload: string, device?: string): Promise<PeerSession> {
     const known = this.#sessions.get(session);
     if (known) return known.then((peer) => this.#refresh(peer, user, session, payload));
-    const pending = this.#verify(user, session, payload);
+    const pending = this.#verify(user, session, payload, device);
     this.#sessions.set(session, pending);
     pending.then(
-      () => this.#latestByUser.set(user, session),
+      () => {
+        const sessions = this.#byUser.get(user) ?? new Set<string>();
+        sessions.add(session);
+        this.#byUser.set(user, sessions);
+      },
       () => this.#sessions.delete(session),
     );
     return pending;
@@ -63,21 +69,34 @@ export class PeerDirectory {
     return this.#sessions.get(session);
   }
 
-  /** The session id most recently learned for `user`. */
-  sessionOf(user: string): string | undefined {
-    return this.#latestByUser.get(user);
+  /** The verified sessions learned for `user` (one per device), oldest first. */
+  sessionsOf(user: string): string[] {
+    return [...this.#byUser.get(user) ?? []];
   }
 
   /** Forgets a session that has gone. */
   forget(session: string): void {
     this.#sessions.delete(session);
-    for (const [user, latest] of this.#latestByUser) {
-      if (latest === session) this.#latestByUser.delete(user);
+    for (const [user, sessions] of this.#byUser) {
+      sessions.delete(session);
+      if (sessions.size === 0) this.#byUser.delete(user);
     }
   }
 
-  async #verify(user: string, session: string, payload: string): Promise<PeerSession> {
-    const announcement = await verifyAnnouncement(payload, user, session, this.verifyCert);
+  async #verify(
+    user: string,
+    session: string,
+    payload: string,
+    device?: string,
+  ): Promise<PeerSession> {
+    const announcement = await verifyAnnouncement(
+      payload,
+      user,
+      session,
+      this.verifyCert,
+      new Date(),
+      device,
+    );
     const [wrap, direct] = await derivePairwiseKeys(
       this.own.agreement.privateKey,
       this.own.agreementPublic,

@@ -136,6 +136,9 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
       return stamp(style.dim(formatEvent(event)!));
     case "rooms":
     case "notice":
+    case "device_invite":
+    case "devices":
+    case "device_revoked":
       return stamp(formatEvent(event)!);
   }
 }

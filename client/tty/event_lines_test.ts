@@ -110,10 +110,10 @@ Deno.test("colour: names by hash, times dim, errors red, key changes loud", () =
   const error = renderEvent({ type: "error", code: "x", message: "bad" }, context(true))!;
   assertStringIncludes(error, "\x1b[31m!! bad");
   const changed = renderEvent(
-    { type: "key_changed", user: "bob", fingerprint: "AA", previous: "BB" },
+    { type: "key_changed", user: "bob", device: "main", fingerprint: "AA", previous: "BB" },
     context(true),
   )!;
-  assertStringIncludes(changed, "\x1b[1m\x1b[33m!! WARNING: bob's key CHANGED");
+  assertStringIncludes(changed, "\x1b[1m\x1b[33m!! WARNING: the key of bob's device main CHANGED");
   const unverified = renderEvent(message("hi", { verified: false }), context(true))!;
   assertStringIncludes(unverified, "\x1b[1m\x1b[33m[UNVERIFIED]");
 });
@@ -144,7 +144,7 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     { type: "members", room: "lobby", members: ["alice", "bob"] },
     { type: "join", room: "lobby", user: "bob" },
     { type: "leave", room: "lobby", user: "bob", reason: "kicked" },
-    { type: "trusted", user: "bob", fingerprint: "AA" },
+    { type: "trusted", user: "bob", device: "main", fingerprint: "AA" },
     { type: "rooms", rooms: [{ name: "lobby", members: 2 }] },
     { type: "who", room: "lobby", members: [{ user: "bob", verified: false }] },
     {
