@@ -27,6 +27,8 @@ export interface Fixture {
   policy: ModerationPolicy;
   /** The clock the policy reads; set `now` to move time. */
   clock: { now: number };
+  /** The store's file, for a second instance (another process or server). */
+  path: string;
   /** Closes the store and opens the file again with a new policy, as a server restart does. */
   restart(): Promise<void>;
   dispose(): Promise<void>;
@@ -43,6 +45,7 @@ export async function fixture(
     new ModerationPolicy({ store, admins: ADMINS, clock: () => clock.now, ...options });
   const store = await SqliteStore.open(path);
   const f: Fixture = {
+    path,
     store,
     policy: make(store),
     clock,
