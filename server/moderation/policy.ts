@@ -261,8 +261,10 @@ export class ModerationPolicy {
    * @throws {StoreError} only when the store itself fails (unavailable, closed).
    */
   async apply(actor: string, room: string, command: ModerationCommand): Promise<Decision> {
-    const need = typeof command === "object" && command !== null
-      ? NEEDS[command.command as CommandName]
+    // Own keys only: `constructor` or `toString` must not find Object.prototype's.
+    const need = typeof command === "object" && command !== null &&
+        Object.hasOwn(NEEDS, command.command)
+      ? NEEDS[command.command]
       : undefined;
     if (need === undefined) {
       return refuse(

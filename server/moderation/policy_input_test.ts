@@ -224,7 +224,17 @@ Deno.test(
 Deno.test(
   "apply() refuses an unknown command as bad_command",
   withFixture(async (f) => {
-    for (const command of [{ command: "nuke" }, { command: "__proto__" }, {}, null, "kick"]) {
+    for (
+      const command of [
+        { command: "nuke" },
+        { command: "__proto__" },
+        { command: "constructor" },
+        { command: "toString" },
+        {},
+        null,
+        "kick",
+      ]
+    ) {
       await refusedUnchanged(f, "root", command as never, "bad_command");
     }
   }),
