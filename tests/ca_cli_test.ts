@@ -397,7 +397,7 @@ Deno.test("ca invite: refuses without a recorded or given address, checks --ttl 
     assertEquals(none.stdout, "");
     const cases: [string[], number, string][] = [
       [["--ttl", "0m"], 2, "a duration is a positive whole number and a unit"],
-      [["--ttl", "soon"], 2, "expected a duration"],
+      [["--ttl", "soon"], 2, "a duration is a positive whole number"],
       [["--ttl", "59s"], 2, "An invite lives from 1 minute to 7 days"],
       [["--ttl", "8d"], 2, "An invite lives from 1 minute to 7 days"],
       [["--ttl", "169h"], 2, "An invite lives from 1 minute to 7 days"],
