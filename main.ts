@@ -7,7 +7,10 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { caCommand } from "./cli/ca_command.ts";
+import { deviceCommand } from "./cli/device_command.ts";
+import { enrollCommand } from "./cli/enroll_command.ts";
 import { joinCommand } from "./cli/join_command.ts";
+import { renewCommand } from "./cli/renew_command.ts";
 import { serveCommand } from "./cli/serve_command.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from "./cli/common.ts";
 
@@ -25,6 +28,9 @@ export function buildProgram() {
     .exitOverride()
     .addCommand(serveCommand())
     .addCommand(joinCommand())
+    .addCommand(enrollCommand())
+    .addCommand(renewCommand())
+    .addCommand(deviceCommand())
     .addCommand(caCommand());
 }
 

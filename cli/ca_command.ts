@@ -1,25 +1,47 @@
 /**
- * `openchat ca`: the certificate authority's tools on a server data directory.
+ * `openchat ca`: the certificate authority's tools on a server data directory: `init`,
+ * `invite` and `cancel-invite` (how people's devices join), `issue` (bots), `list`, `revoke`.
+ * Commands that sign (`init`, `issue`) need the passphrase of an encrypted CA key; the others
+ * only read and write the records.
  *
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import { confirm } from "@inquirer/prompts";
 import { DEFAULT_USER_CERT_DAYS, MAX_CERT_DAYS } from "../crypto/x509.ts";
+import { DEFAULT_DEVICE } from "../protocol/devices.ts";
+import { formatDuration, parseDuration } from "../protocol/duration.ts";
 import { formatIdentityFile } from "../protocol/identity_file.ts";
-import { AuthorityError, CertificateAuthority, checkUserName } from "../server/authority.ts";
-import { type CertificateRecord, statusOf } from "../server/ca_store.ts";
+import { encodeInviteToken, isValidAddress } from "../protocol/invite_token.ts";
+import {
+  AuthorityError,
+  CertificateAuthority,
+  checkDeviceLabel,
+  checkUserName,
+  DEFAULT_INVITE_TTL_MS,
+  INVITE_ID_CHARS,
+  MAX_INVITE_TTL_MS,
+} from "../server/authority.ts";
+import { type CertificateRecord, type InviteRecord, statusOf } from "../server/ca_store.ts";
+import { LISTEN_RECORD_FILE, readListenRecord } from "../server/listen_record.ts";
 import { exists, writeFileAtomic } from "../util/files.ts";
-import { CliError, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
+import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
+import { askPassphrase } from "./passphrase.ts";
 
-/** Runs `fn` with the CA of `dataDir`, turning authority refusals into CLI errors. */
+/**
+ * Runs `fn` with the CA of `dataDir`, turning authority refusals into CLI errors. With
+ * `unlock`, an encrypted CA key is unlocked with its passphrase.
+ */
 async function withAuthority<T>(
   dataDir: string,
   fn: (ca: CertificateAuthority) => Promise<T> | T,
+  options: { unlock?: boolean } = {},
 ): Promise<T> {
-  const ca = await CertificateAuthority.load(dataDir).catch(asCliError);
+  const ca = await CertificateAuthority.load(dataDir, {
+    passphrase: options.unlock ? () => askPassphrase(dataDir) : undefined,
+  }).catch(asCliError);
   try {
     return await fn(ca);
   } catch (error) {
@@ -32,93 +54,299 @@ async function withAuthority<T>(
 /** Re-throws an {@linkcode AuthorityError} as a {@linkcode CliError} with the right exit code. */
 export function asCliError(error: unknown): never {
   if (error instanceof AuthorityError) {
-    const usage = error.code === "bad_name" || error.code === "bad_days";
+    const usage = error.code === "bad_name" || error.code === "bad_days" ||
+      error.code === "bad_ttl";
     throw new CliError(error.message, usage ? EXIT_USAGE : undefined);
   }
   throw error;
+}
+
+/** Writes a line to standard error (instructions around a value printed on standard output). */
+function tell(line = ""): void {
+  console.error(line);
+}
+
+function durationArgument(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function initCommand() {
   return new Command("init")
     .description("create the certificate authority (once; never overwrites)")
     .option("--name <text>", "the CA's name, shown in certificates", "openchat CA")
+    .option(
+      "--encrypt",
+      "store the CA key encrypted with a passphrase (asked, or $OPENCHAT_CA_PASSPHRASE)",
+      false,
+    )
     .addOption(dataDirOption())
     .action(async (options) => {
-      const ca = await CertificateAuthority.create(options.dataDir, { name: options.name })
+      const dataDir = resolve(options.dataDir);
+      if (await CertificateAuthority.existsIn(dataDir).catch(() => false)) {
+        throw new CliError(`A CA already exists in ${dataDir}; refusing to overwrite it`);
+      }
+      const passphrase = options.encrypt ? await askPassphrase(dataDir, true) : undefined;
+      const ca = await CertificateAuthority.create(dataDir, { name: options.name, passphrase })
         .catch(asCliError);
       say(`Created CA "${options.name}" in ${ca.dataDir}`);
+      if (ca.encrypted) {
+        say("The CA key is encrypted: `serve` and `ca issue` will ask for its passphrase.");
+      }
       say(`CA fingerprint (SHA-256): ${ca.fingerprint}`);
-      say(`Next: openchat ca issue NAME --data-dir ${ca.dataDir}`);
+      say(`Next: openchat serve --data-dir ${ca.dataDir}, then openchat ca invite NAME`);
       ca.close();
+    });
+}
+
+function inviteCommand() {
+  return new Command("invite")
+    .description(
+      "make a single-use invite for NAME's device; prints the token on stdout, what to do on stderr",
+    )
+    .argument("<name>", "user name: lower-case a-z, 0-9, '_' or '-', up to 32 characters")
+    .option("--device <label>", "the device's label (same rule as names)", DEFAULT_DEVICE)
+    .option(
+      "--ttl <duration>",
+      `how long the invite works: 30m, 2h, 7d... (at most ${formatDuration(MAX_INVITE_TTL_MS)})`,
+      durationArgument,
+      DEFAULT_INVITE_TTL_MS,
+    )
+    .option(
+      "--server <host:port>",
+      `address the device dials (repeatable; default: where \`openchat serve\` last listened, from ${LISTEN_RECORD_FILE})`,
+      collect,
+      [] as string[],
+    )
+    .addOption(dataDirOption())
+    .action(async (name, options) => {
+      try {
+        checkUserName(name);
+        checkDeviceLabel(options.device);
+      } catch (error) {
+        asCliError(error);
+      }
+      for (const address of options.server) {
+        if (!isValidAddress(address)) {
+          throw new CliError(
+            `--server ${JSON.stringify(address)} is not HOST:PORT (e.g. chat.example.org:7443)`,
+            EXIT_USAGE,
+          );
+        }
+      }
+      await withAuthority(options.dataDir, async (ca) => {
+        let addresses = options.server;
+        if (addresses.length === 0) {
+          const recorded = await readListenRecord(ca.dataDir);
+          if (!recorded) {
+            throw new CliError(
+              `No server address is recorded in ${ca.dataDir}/${LISTEN_RECORD_FILE} (\`openchat serve\` ` +
+                `records it when it starts): pass --server HOST:PORT, the address the device will dial`,
+            );
+          }
+          addresses = [recorded.address];
+          tell(
+            `Using the address the server last listened on (${recorded.address}, since ${recorded.since}); ` +
+              `pass --server HOST:PORT for another.`,
+          );
+        }
+        const { secret, record } = await ca.createInvite({
+          name,
+          device: options.device,
+          ttlMs: options.ttl,
+        });
+        const token = encodeInviteToken({
+          addresses,
+          caFingerprint: ca.fingerprintBytes,
+          user: name,
+          device: options.device,
+          secret,
+          expiresAt: Date.parse(record.expiresAt),
+        });
+        say(token);
+        tell(
+          `Invite ${record.hash.slice(0, INVITE_ID_CHARS)} for ${name}/${options.device}: ` +
+            `it works once, until ${record.expiresAt}.`,
+        );
+        tell(
+          `Give the line above to ${name} privately; on the device "${options.device}" they run:`,
+        );
+        tell(`  openchat enroll ${token}`);
+        tell(`Their key is made on that device and never leaves it. Cancel with:`);
+        tell(
+          `  openchat ca cancel-invite ${
+            record.hash.slice(0, INVITE_ID_CHARS)
+          } --data-dir ${ca.dataDir}`,
+        );
+      });
+    });
+}
+
+function cancelInviteCommand() {
+  return new Command("cancel-invite")
+    .description("cancel a pending invite (its id from `ca list --invites`)")
+    .argument("<id>", "the invite's id (at least 6 hex characters)")
+    .addOption(dataDirOption())
+    .action(async (id, options) => {
+      await withAuthority(options.dataDir, (ca) => {
+        const invite = ca.cancelInvite(id);
+        say(
+          `Cancelled the invite ${
+            invite.hash.slice(0, INVITE_ID_CHARS)
+          } for ${invite.name}/${invite.device}; it can no longer be used.`,
+        );
+      });
     });
 }
 
 function issueCommand() {
   return new Command("issue")
-    .description("issue a user certificate and write NAME.pem (certificate, key, CA)")
+    .description(
+      "issue a certificate for a bot: from its request (--csr), or with a key made here",
+    )
     .argument("<name>", "user name: lower-case a-z, 0-9, '_' or '-', up to 32 characters")
+    .option("--device <label>", "the device's label (same rule as names)", DEFAULT_DEVICE)
+    .option(
+      "--csr <file>",
+      "sign this PKCS#10 request (PEM or DER, P-256) instead of making a key here",
+    )
     .option(
       "--days <n>",
       `lifetime in days (1 to ${MAX_CERT_DAYS})`,
       integerIn(1, MAX_CERT_DAYS),
       DEFAULT_USER_CERT_DAYS,
     )
-    .option("--out <file>", "where to write the identity file (default: NAME.pem here)")
-    .option("--force", "overwrite the identity file if it exists", false)
+    .option(
+      "--out <file>",
+      "where to write (default: NAME.pem, or NAME.crt with --csr)",
+    )
+    .option("--force", "overwrite the output file if it exists", false)
     .addOption(dataDirOption())
     .action(async (name, options) => {
       try {
         checkUserName(name);
+        checkDeviceLabel(options.device);
       } catch (error) {
         asCliError(error);
       }
-      const out = resolve(options.out ?? `${name}.pem`);
+      const out = resolve(options.out ?? (options.csr ? `${name}.crt` : `${name}.pem`));
       if (!options.force && await exists(out)) {
         throw new CliError(`${out} already exists; pass --force to overwrite it`);
       }
+      let request: Uint8Array | string | undefined;
+      if (options.csr) {
+        try {
+          const bytes = await Deno.readFile(options.csr);
+          const text = new TextDecoder().decode(bytes);
+          request = text.includes("-----BEGIN") ? text : bytes;
+        } catch (error) {
+          throw new CliError(`Cannot read ${options.csr}: ${(error as Error).message}`);
+        }
+      }
       await withAuthority(options.dataDir, async (ca) => {
-        const { record } = await ca.issueUser(name, options.days, async (issued) => {
-          const text = formatIdentityFile(issued.certPem, issued.privateKeyPem, ca.certPem);
+        const write = async (text: string) => {
           try {
             await writeFileAtomic(out, text, { createNew: !options.force });
           } catch (error) {
             throw new CliError(`Cannot write ${out}: ${(error as Error).message}`);
           }
-        });
-        say(
-          `Issued a certificate to ${name} (serial ${record.serial}), valid until ${record.notAfter}`,
+        };
+        if (request !== undefined) {
+          const issued = await ca.issueForRequest(name, request, {
+            device: options.device,
+            days: options.days,
+          });
+          try {
+            await write(issued.certPem.trim() + "\n" + ca.certPem.trim() + "\n");
+          } catch (error) {
+            ca.store.forget(issued.record.serial);
+            throw error;
+          }
+          report(issued.record);
+          say(`Wrote ${out}: the certificate, then the CA certificate (no private key).`);
+          say(
+            `The key never left the requester. Its identity file is: cat ${out} KEY.pem > ${name}.pem`,
+          );
+          return;
+        }
+        const { record } = await ca.issueUser(name, options.days, async (issued) => {
+          await write(formatIdentityFile(issued.certPem, issued.privateKeyPem, ca.certPem));
+        }, { device: options.device });
+        report(record);
+        say(`Wrote ${out} (mode 0600): certificate, private key and CA certificate.`);
+        tell(
+          `Note: this key was made here, so the CA operator has held it. For people, use ` +
+            `\`openchat ca invite\`; for bots, prefer --csr with a key made on the bot.`,
         );
-        say(`Wrote ${out} (mode 0600): give it to ${name} privately; it holds their private key.`);
-        say(`Certificate fingerprint (SHA-256): ${record.fingerprint}`);
-      });
+      }, { unlock: true });
     });
+}
+
+function report(record: CertificateRecord): void {
+  say(
+    `Issued a certificate to ${record.name}/${record.device} (serial ${record.serial}), valid until ${record.notAfter}`,
+  );
+  say(`Certificate fingerprint (SHA-256): ${record.fingerprint}`);
+  say(`Key fingerprint (SHA-256 of the public key, what peers compare): ${record.keyFingerprint}`);
 }
 
 function listCommand() {
   return new Command("list")
-    .description("list every issued certificate")
+    .description("list every issued certificate (or, with --invites, the pending invites)")
     .option("--json", "print one JSON array", false)
+    .option("--invites", "list pending invites instead", false)
     .addOption(dataDirOption())
     .action(async (options) => {
       await withAuthority(options.dataDir, (ca) => {
+        if (options.invites) {
+          const invites = ca.store.pendingInvites(new Date());
+          if (options.json) return say(JSON.stringify(invites.map(inviteJson), null, 2));
+          if (invites.length === 0) {
+            return say("No pending invites. Make one with: openchat ca invite NAME");
+          }
+          return printTable(
+            ["ID", "USER/DEVICE", "EXPIRES", "ASKED BY"],
+            invites.map((invite) => [
+              invite.hash.slice(0, INVITE_ID_CHARS),
+              `${invite.name}/${invite.device}`,
+              invite.expiresAt,
+              invite.invitedBy ? `${invite.name}/${invite.invitedBy}` : "operator",
+            ]),
+          );
+        }
         const records = ca.store.list();
         if (options.json) {
           say(JSON.stringify(records.map(toJson), null, 2));
           return;
         }
         if (records.length === 0) {
-          say("No certificates issued yet. Issue one with: openchat ca issue NAME");
+          say("No certificates issued yet. Invite someone with: openchat ca invite NAME");
           return;
         }
-        printTable(records);
+        printTable(
+          ["NAME", "DEVICE", "SERIAL", "STATUS", "EXPIRES", "FINGERPRINT (SHA-256)"],
+          records.map((record) => [
+            record.name,
+            record.device,
+            record.serial,
+            statusOf(record),
+            record.notAfter.slice(0, 10),
+            record.fingerprint,
+          ]),
+        );
       });
     });
 }
 
 function revokeCommand() {
   return new Command("revoke")
-    .description("revoke a user's certificates (by name) or one certificate (by serial)")
-    .argument("<name-or-serial>", "a user name, or a serial number from `ca list`")
+    .description(
+      "revoke a user's certificates (NAME), one device's (NAME/DEVICE), or one certificate (serial)",
+    )
+    .argument("<target>", "a user name, NAME/DEVICE, or a serial number from `ca list`")
     .option("--reason <text>", "why, kept in the record")
     .option("-y, --yes", "do not ask for confirmation on a terminal", false)
     .addOption(dataDirOption())
@@ -140,7 +368,7 @@ function revokeCommand() {
         const revoked = ca.revoke(target, options.reason ?? null);
         for (const record of revoked) {
           say(
-            `Revoked ${record.name} (serial ${record.serial})${
+            `Revoked ${record.name}/${record.device} (serial ${record.serial})${
               options.reason ? `: ${options.reason}` : ""
             }`,
           );
@@ -153,8 +381,10 @@ function revokeCommand() {
 /** `openchat ca` and its subcommands. */
 export function caCommand() {
   return new Command("ca")
-    .description("certificate authority: init, issue, list, revoke")
+    .description("certificate authority: init, invite, cancel-invite, issue, list, revoke")
     .addCommand(initCommand())
+    .addCommand(inviteCommand())
+    .addCommand(cancelInviteCommand())
     .addCommand(issueCommand())
     .addCommand(listCommand())
     .addCommand(revokeCommand());
@@ -163,6 +393,7 @@ export function caCommand() {
 function toJson(record: CertificateRecord) {
   return {
     name: record.name,
+    device: record.device,
     serial: record.serial,
     fingerprint: record.fingerprint,
     key_fingerprint: record.keyFingerprint,
@@ -172,18 +403,23 @@ function toJson(record: CertificateRecord) {
     status: statusOf(record),
     revoked_at: record.revokedAt,
     revoke_reason: record.revokeReason,
+    invited_by: record.invitedBy,
+    renewed_from: record.renewedFrom,
   };
 }
 
-function printTable(records: CertificateRecord[]): void {
-  const rows = records.map((record) => [
-    record.name,
-    record.serial,
-    statusOf(record),
-    record.notAfter.slice(0, 10),
-    record.fingerprint,
-  ]);
-  const header = ["NAME", "SERIAL", "STATUS", "EXPIRES", "FINGERPRINT (SHA-256)"];
+function inviteJson(invite: InviteRecord) {
+  return {
+    id: invite.hash.slice(0, INVITE_ID_CHARS),
+    name: invite.name,
+    device: invite.device,
+    created_at: invite.createdAt,
+    expires_at: invite.expiresAt,
+    invited_by: invite.invitedBy,
+  };
+}
+
+function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => row[i]!.length))
   );

@@ -1,19 +1,20 @@
 /**
- * `openchat join HOST:PORT`: the end-to-end encrypted chat client. On a terminal it shows the
- * chat screen; otherwise it reads lines and prints events (JSON with `--json`).
+ * `openchat join [HOST:PORT]`: the end-to-end encrypted chat client. On a terminal it shows the
+ * chat screen; otherwise it reads lines and prints events (JSON with `--json`). The server and
+ * identity default to those remembered at enrolment; the certificate renews by itself.
  *
  * @module
  */
 
 import { Command } from "@commander-js/extra-typings";
 import { ChatClient } from "../client/chat_client.ts";
-import { parseEndpoint, SetupError } from "../client/connection.ts";
+import { SetupError } from "../client/connection.ts";
 import { IdentityError, loadIdentity } from "../client/identity.ts";
 import { runPipe } from "../client/pipe_ui.ts";
 import { TrustStore } from "../client/trust_store.ts";
 import { runTerminal } from "../client/tty/tty_ui.ts";
 import { isValidRoomName } from "../protocol/names.ts";
-import { defaultConfigDir } from "../util/paths.ts";
+import { CONFIG_DIR_HELP, resolveClientTarget } from "./client_target.ts";
 import { CliError, EXIT_USAGE } from "./common.ts";
 
 /** `openchat join`. */
@@ -22,44 +23,44 @@ export function joinCommand() {
     .description(
       "join a server's chat, end-to-end encrypted (a chat screen on a terminal, lines in a pipe)",
     )
-    .argument("<host:port>", "the server, e.g. localhost:7443 or [::1]:7443")
-    .requiredOption("--identity <file>", "your identity file from `openchat ca issue`")
+    .argument(
+      "[host:port]",
+      "the server, e.g. localhost:7443 or [::1]:7443 (default: the one remembered at enrolment)",
+    )
+    .option(
+      "--identity <file>",
+      "your identity file (default: the one `openchat enroll` wrote)",
+    )
     .option("--room <name>", "room to join first", "lobby")
     .option("--json", "one JSON object per event (when not on a terminal)", false)
-    .option(
-      "--config-dir <dir>",
-      "where the trust store lives (default: $OPENCHAT_CONFIG, $XDG_CONFIG_HOME/openchat or ~/.config/openchat)",
-    )
+    .option("--config-dir <dir>", CONFIG_DIR_HELP)
     .option("--no-reconnect", "exit instead of reconnecting when the connection is lost")
     .action(async (address, options) => {
-      let endpoint;
-      try {
-        endpoint = parseEndpoint(address);
-      } catch (error) {
-        throw new CliError((error as Error).message, EXIT_USAGE);
-      }
+      const target = await resolveClientTarget({
+        address,
+        identity: options.identity,
+        configDir: options.configDir,
+      });
       if (!isValidRoomName(options.room)) {
         throw new CliError(
           `--room ${JSON.stringify(options.room)} is not a room name ([a-z0-9][a-z0-9_-]{0,31})`,
           EXIT_USAGE,
         );
       }
-      const identity = await loadIdentity(options.identity).catch((error) => {
+      const identity = await loadIdentity(target.identityPath).catch((error) => {
         throw error instanceof IdentityError ? new CliError(error.message) : error;
       });
       if (identity.permissionWarning) {
         console.error(`openchat: warning: ${identity.permissionWarning}`);
       }
-      const trustStore = await TrustStore.open(
-        options.configDir ?? defaultConfigDir(),
-        identity.caFingerprint,
-      )
+      const trustStore = await TrustStore.open(target.configDir, identity.caFingerprint)
         .catch((error) => {
           throw new CliError((error as Error).message);
         });
       const client = new ChatClient({
-        endpoint,
+        endpoint: target.endpoint,
         identity,
+        identityPath: target.identityPath,
         trustStore,
         rooms: [options.room],
         reconnect: options.reconnect,
@@ -70,7 +71,9 @@ export function joinCommand() {
       } catch (error) {
         if (error instanceof SetupError) {
           throw new CliError(
-            `Cannot join ${address}: ${error.message}${error.fromServer ? ` (${error.code})` : ""}`,
+            `Cannot join ${target.address}: ${error.message}${
+              error.fromServer ? ` (${error.code})` : ""
+            }`,
           );
         }
         throw error;

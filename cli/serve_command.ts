@@ -1,6 +1,8 @@
 /**
  * `openchat serve`: the chat server. Creates the CA on first run, keeps the server certificate
- * current, listens on TLS, and shuts down cleanly on SIGINT or SIGTERM.
+ * current, listens on TLS, records the address it listens on (for invites), and shuts down
+ * cleanly on SIGINT or SIGTERM. A CA whose database is missing or belongs to another CA refuses
+ * to start (see `server/authority.ts`).
  *
  * @module
  */
@@ -9,11 +11,14 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { isIpAddress } from "../crypto/x509.ts";
 import { AuthorityError, CertificateAuthority } from "../server/authority.ts";
 import { ChatServer } from "../server/chat_server.ts";
+import { writeListenRecord } from "../server/listen_record.ts";
+import { CaRegistrar } from "../server/registrar.ts";
 import { MAX_SESSIONS, RATE_PER_SECOND, SHUTDOWN_GRACE_MS } from "../server/limits.ts";
 import { type LogLevel, stderrLogger } from "../server/log.ts";
 import { ensureServerIdentity } from "../server/server_identity.ts";
 import { asCliError } from "./ca_command.ts";
 import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
+import { askPassphrase } from "./passphrase.ts";
 
 /** Default listening address: loopback only, until the operator chooses otherwise. */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -61,10 +66,16 @@ export function serveCommand() {
       const ca = await openOrCreateCA(options.dataDir);
       const wildcard = options.host === "0.0.0.0" || options.host === "::";
       const names = [...options.hostname, ...(wildcard ? [] : [options.host])];
+      if (ca.adoptedDatabase) {
+        logger.log("info", "database_adopted", { ca_fingerprint: ca.fingerprint });
+      }
       const identity = await ensureServerIdentity(ca, names);
       if (identity.issuedBecause) {
         logger.log("info", "server_certificate_issued", { reason: identity.issuedBecause });
       }
+      const dial = wildcard ? (options.hostname[0] ?? "localhost") : options.host;
+      const dialHost = dial.includes(":") ? `[${dial}]` : dial;
+      let target = `${dialHost}:${options.port}`;
       let server: ChatServer;
       try {
         server = await ChatServer.start({
@@ -72,7 +83,8 @@ export function serveCommand() {
           port: options.port,
           caCert: ca.cert,
           identity,
-          revocations: ca.store,
+          records: ca.store,
+          registrar: new CaRegistrar(ca, () => [target]),
           logger,
           limits: {
             maxSessions: options.maxSessions,
@@ -86,14 +98,17 @@ export function serveCommand() {
           `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`,
         );
       }
-      const dial = wildcard ? (options.hostname[0] ?? "localhost") : options.host;
-      const target = `${dial.includes(":") ? `[${dial}]` : dial}:${server.addr.port}`;
+      target = `${dialHost}:${server.addr.port}`;
+      await writeListenRecord(ca.dataDir, target).catch((error) => {
+        logger.log("warn", "listen_record_failed", { error: (error as Error).message });
+      });
       say(`openchat server listening on ${server.address}`);
       say(`  data directory:            ${ca.dataDir}`);
       say(`  CA fingerprint (SHA-256):  ${ca.fingerprint}`);
+      say(`  invites dial:              ${target}`);
       say(`Next:`);
-      say(`  issue an identity:  openchat ca issue alice --data-dir ${ca.dataDir}`);
-      say(`  join:               openchat join ${target} --identity alice.pem`);
+      say(`  invite someone:  openchat ca invite alice --data-dir ${ca.dataDir}`);
+      say(`  they run:        openchat enroll TOKEN   (then: openchat join)`);
       await waitForSignal();
       const deadline = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS + 2_000);
       await server.shutdown();
@@ -105,7 +120,9 @@ export function serveCommand() {
 
 async function openOrCreateCA(dataDir: string): Promise<CertificateAuthority> {
   try {
-    return await CertificateAuthority.load(dataDir);
+    return await CertificateAuthority.load(dataDir, {
+      passphrase: () => askPassphrase(dataDir),
+    });
   } catch (error) {
     if (!(error instanceof AuthorityError) || error.code !== "no_ca") asCliError(error);
   }

@@ -1,7 +1,9 @@
 /**
- * The chat client: one user's connection to one server, with end-to-end encryption in every
- * room. It knows nothing of terminals: user interfaces call its methods and render its events
- * (`events.ts`).
+ * The chat client: one device's connection to one server. It wires three parts together and
+ * holds none of their logic: the connection (`connection.ts`), the end-to-end engine of the
+ * current session (`e2e/engine.ts`, which decides everything about keys and trust and knows no
+ * socket), and the outbox (`outbox.ts`). It knows nothing of terminals: user interfaces call its
+ * methods and render its events (`events.ts`).
  *
  * Everything that touches session state runs through one serial queue, in arrival order: a key
  * package is always stored before the message that needs it is opened, and a new epoch's keys
@@ -12,60 +14,32 @@
  */
 
 import { CertificateCache } from "../crypto/certificate_cache.ts";
+import { sha256 } from "../crypto/kdf.ts";
+import { deviceOf, isValidDeviceLabel } from "../protocol/devices.ts";
 import { ERROR_CODES } from "../protocol/errors.ts";
-import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
-import type { KeyItem, MemberInfo, ServerMessage, WireLimits } from "../protocol/messages.ts";
+import type { ClientMessage, ServerMessage, WireLimits } from "../protocol/messages.ts";
 import { isValidRoomName, isValidUserName } from "../protocol/names.ts";
 import type { CloseCause } from "../protocol/transport.ts";
 import { type Endpoint, ServerLink, SetupError } from "./connection.ts";
-import {
-  ANNOUNCE_REFRESH_MS,
-  buildAnnouncement,
-  createSessionKeys,
-  type SessionKeys,
-} from "./e2e/announcement.ts";
+import { E2ESession, type Effects, type Outbound } from "./e2e/engine.ts";
 import { E2EError } from "./e2e/errors.ts";
-import {
-  MAX_TEXT_BYTES,
-  openDirectMessage,
-  openRoomMessage,
-  parseRoomMessage,
-  type Plaintext,
-  sealDirectMessage,
-  sealRoomMessage,
-  textFits,
-  unwrapChainKey,
-  verifyRoomMessage,
-  wrapChainKey,
-} from "./e2e/payloads.ts";
-import { PeerDirectory, type PeerSession } from "./e2e/peers.ts";
-import { RoomState } from "./e2e/room_state.ts";
+import type { Inbound } from "./e2e/inbound.ts";
+import { MAX_TEXT_BYTES, type Plaintext, textFits } from "./e2e/payloads.ts";
 import type { ClientEvent } from "./events.ts";
 import type { Identity } from "./identity.ts";
-import type { TrustState, TrustStore } from "./trust_store.ts";
+import { Outbox, OUTBOX_TIMEOUT_MS, type Outgoing } from "./outbox.ts";
+import { RENEW_RETRY_MS, renewalDue, renewIdentity } from "./renewal.ts";
+import type { TrustStore } from "./trust_store.ts";
+import { writeFileAtomic } from "../util/files.ts";
 
-/** A typed message waits at most this long for keys or a connection before it is reported undelivered. */
-export const OUTBOX_TIMEOUT_MS = 60_000;
-/** Most messages waiting to be sent. */
-export const MAX_OUTBOX = 500;
+export { MAX_OUTBOX, MAX_RESEALS, OUTBOX_TIMEOUT_MS } from "./outbox.ts";
+
 /** Longest wait for acknowledgements when quitting. */
 export const QUIT_GRACE_MS = 10_000;
 /** First reconnection delay; it doubles on each failure up to {@linkcode RECONNECT_MAX_MS}. */
 export const RECONNECT_INITIAL_MS = 500;
 /** Longest reconnection delay. */
 export const RECONNECT_MAX_MS = 15_000;
-/** Direct-message tokens remembered per peer session, to drop replays. */
-export const MAX_SEEN_DIRECT = 4096;
-/** Direct messages held while their sender's keys are being looked up. */
-export const MAX_HELD_DIRECT = 50;
-/** Most members a (multi-frame) `joined` answer may list; a server sending more is cut off there. */
-export const MAX_JOINED_MEMBERS = 100_000;
-/** Times a room message is sealed again because membership changed on its way, before giving up. */
-export const MAX_RESEALS = 10;
-/** Share of the server's rate the client uses for messages, leaving room for key frames. */
-const PACE_SHARE = 0.8;
-/** Key items per `keys` frame: each is ~220 bytes, so this stays far inside a frame. */
-const KEY_ITEMS_PER_FRAME = Math.floor(MAX_FRAME_BYTES / 512);
 
 /** Refusals after which reconnecting cannot help. */
 const TERMINAL_CODES = new Set([
@@ -78,6 +52,7 @@ const TERMINAL_CODES = new Set([
   "bad_certificate",
   "bad_signature",
   "bad_name",
+  "unknown_certificate",
   "unsupported_version",
   "server_certificate",
   "server_proof",
@@ -96,48 +71,39 @@ export interface ChatClientOptions {
   reconnect?: boolean;
   /** How long a message may wait to be sent (default {@linkcode OUTBOX_TIMEOUT_MS}). */
   outboxTimeoutMs?: number;
+  /**
+   * The identity file: when set, the client renews its certificate by itself once two thirds
+   * of its lifetime have passed, and writes the renewed identity there.
+   */
+  identityPath?: string;
+  /** The clock renewal is decided by (tests move it); defaults to the real one. */
+  clock?: () => Date;
 }
-
-interface OutgoingBase {
-  id: string;
-  plain: Plaintext;
-  queuedAt: number;
-}
-type Outgoing =
-  | (OutgoingBase & { kind: "room"; room: string; resealed?: number })
-  | (OutgoingBase & { kind: "dm"; to: string; retried?: boolean });
 
 /** Everything that belongs to one connection and dies with it. */
 interface Connection {
   readonly link: ServerLink;
-  readonly session: string;
-  readonly keys: SessionKeys;
-  readonly peers: PeerDirectory;
+  readonly engine: E2ESession;
   readonly limits: WireLimits;
-  readonly lookups: Map<string, string>;
-  /** Members of a `joined` answer that comes in several frames, until its last one. */
-  readonly joining: Map<string, MemberInfo[]>;
-  readonly heldDirect: Extract<ServerMessage, { type: "dm" }>[];
-  readonly seenDirect: Map<string, Set<string>>;
+  /** Device requests waiting for their answer: id to device label. */
+  readonly deviceRequests: Map<string, string>;
   readyReported: boolean;
-  announcedAt: number;
   fatal?: { code: string; message: string };
-  tokens: number;
-  tokensAt: number;
 }
 
-/** One user's chat client. */
+/** One device's chat client. */
 export class ChatClient {
   readonly #options: ChatClientOptions;
   readonly #listeners = new Set<(event: ClientEvent) => void>();
   readonly #certificates: CertificateCache;
-  /** Rooms wanted, in join order, with their state on the current connection. */
-  readonly #rooms = new Map<string, RoomState>();
-  readonly #outbox: Outgoing[] = [];
-  readonly #inflight = new Map<string, Outgoing>();
-  /** The latest key fingerprint and trust state seen for each user. */
-  readonly #trust = new Map<string, { fingerprint: string; state: TrustState }>();
-  readonly #pendingWhois = new Set<string>();
+  /** Rooms wanted, in join order. */
+  readonly #rooms = new Set<string>();
+  readonly #outbox: Outbox;
+  /** This device's identity; renewal replaces it with a new certificate for the same key. */
+  #identity: Identity;
+  #keyDigest: Uint8Array | undefined;
+  #renewing = false;
+  #nextRenewalAt = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #connection: Connection | undefined;
   #tail: Promise<void> = Promise.resolve();
@@ -151,44 +117,70 @@ export class ChatClient {
 
   constructor(options: ChatClientOptions) {
     this.#options = options;
+    this.#identity = options.identity;
     this.#certificates = new CertificateCache(options.identity.caCert, "client");
-    for (const room of options.rooms) this.#rooms.set(room, new RoomState(room));
+    this.#outbox = new Outbox(options.outboxTimeoutMs ?? OUTBOX_TIMEOUT_MS);
+    for (const room of options.rooms) this.#rooms.add(room);
     this.finished = new Promise((resolve) => this.#finish = resolve);
   }
 
   /** This client's user name. */
   get user(): string {
-    return this.#options.identity.user;
+    return this.#identity.user;
+  }
+
+  /** This client's device label. */
+  get device(): string {
+    return this.#identity.device;
+  }
+
+  /** The identity in use (after a renewal, the renewed one). */
+  get identity(): Identity {
+    return this.#identity;
   }
 
   /** The current session id, while connected. */
   get sessionId(): string | undefined {
-    return this.#connection?.session;
+    return this.#connection?.engine.session;
+  }
+
+  /** The end-to-end engine of the current session (tests inspect it). */
+  get engine(): E2ESession | undefined {
+    return this.#connection?.engine;
   }
 
   /** Rooms wanted (joined, or to be joined on the next connection). */
   get rooms(): string[] {
-    return [...this.#rooms.keys()];
+    return [...this.#rooms];
   }
 
-  /** The end-to-end state of `room` on this connection (for `/who` and for tests). */
-  roomState(room: string): RoomState | undefined {
-    return this.#rooms.get(room);
+  /** Members of `room` as the prompt shows them, and whether we can send there now. */
+  roomState(
+    room: string,
+  ): { ready: boolean; members: { user: string; device: string; verified: boolean | null }[] } {
+    const engine = this.#connection?.engine;
+    return {
+      ready: engine?.roomReady(room) ?? false,
+      members: engine?.roomMembers(room) ?? [],
+    };
   }
 
   /** Members of rooms we are in, for name completion. */
   knownUsers(): string[] {
     const users = new Set<string>();
-    for (const state of this.#rooms.values()) {
-      for (const member of state.members.values()) users.add(member.user);
+    for (const room of this.#rooms) {
+      for (const member of this.roomState(room).members) users.add(member.user);
     }
     return [...users].sort();
   }
 
-  /** Whether `user`'s messages currently count as verified. */
+  /**
+   * Whether `user`'s messages currently count as verified: null when no device of theirs was
+   * seen, false when some device of theirs we see is not accepted.
+   */
   isVerified(user: string): boolean | null {
-    const trust = this.#trust.get(user);
-    return trust ? trust.state !== "changed" : null;
+    if (user === this.user) return true;
+    return this.#connection?.engine.isVerified(user) ?? null;
   }
 
   /** Subscribes to events; returns the unsubscribe function. */
@@ -217,6 +209,7 @@ export class ChatClient {
       id: this.#id(),
       plain: this.#plain(text, action),
       queuedAt: performance.now(),
+      resealed: 0,
     });
   }
 
@@ -231,6 +224,7 @@ export class ChatClient {
       id: this.#id(),
       plain: this.#plain(text, action),
       queuedAt: performance.now(),
+      retried: false,
     });
   }
 
@@ -240,7 +234,7 @@ export class ChatClient {
       throw new RangeError(`${JSON.stringify(room)} is not a room name ([a-z0-9][a-z0-9_-]{0,31})`);
     }
     if (this.#rooms.has(room)) return this.#emit({ type: "notice", message: `Already in ${room}` });
-    this.#rooms.set(room, new RoomState(room));
+    this.#rooms.add(room);
     this.#connection?.link.send({ type: "join", room });
   }
 
@@ -262,39 +256,53 @@ export class ChatClient {
     this.#require().link.send({ type: "who", room });
   }
 
-  /** Looks `user` up; answered by a `whois` event with their key fingerprint. */
+  /** Looks `user` up; answered by a `whois` event listing each device key and its trust. */
   whois(user: string): void {
     if (!isValidUserName(user)) throw new RangeError(`${JSON.stringify(user)} is not a user name`);
-    if (user === this.user) {
-      return this.#emit({
-        type: "whois",
-        user,
-        online: true,
-        fingerprint: this.#options.identity.keyFingerprint,
-        trusted: this.#options.identity.keyFingerprint,
-        state: "trusted",
-      });
-    }
-    this.#pendingWhois.add(user);
     const connection = this.#require();
-    this.#lookup(connection, user);
+    this.#apply(connection, connection.engine.whois(user));
   }
 
-  /** Trusts `user`'s current key (after comparing its fingerprint out of band). */
-  trust(user: string): Promise<void> {
+  /**
+   * Accepts the key of `user` whose fingerprint starts with `fingerprint` (at least 16 hex
+   * digits, compared out of band), so it gets our keys and its messages count as verified.
+   */
+  trust(user: string, fingerprint: string): Promise<void> {
     return this.#serial(async () => {
-      const known = this.#trust.get(user);
-      if (!known) {
-        return this.#emit({
-          type: "error",
-          code: "unknown_user",
-          message: `No key seen for ${user} yet; /whois ${user} first`,
-        });
-      }
-      await this.#options.trustStore.trust(user, known.fingerprint);
-      known.state = "trusted";
-      this.#emit({ type: "trusted", user, fingerprint: known.fingerprint });
+      const connection = this.#require();
+      this.#apply(connection, await connection.engine.trust(user, fingerprint));
+      await this.#flush(connection);
     });
+  }
+
+  /** Asks the server for an invite for another device of this user; answered by `device_invite`. */
+  inviteDevice(device: string): void {
+    this.#deviceRequest("device_invite", device);
+  }
+
+  /** Asks the server for this user's devices; answered by a `devices` event. */
+  listDevices(): void {
+    const id = `d${this.#nextId++}`;
+    const connection = this.#require();
+    connection.deviceRequests.set(id, "");
+    connection.link.send({ type: "devices", id });
+  }
+
+  /** Revokes one of this user's devices; answered by `device_revoked`. */
+  revokeDevice(device: string): void {
+    this.#deviceRequest("device_revoke", device);
+  }
+
+  #deviceRequest(type: "device_invite" | "device_revoke", device: string): void {
+    if (!isValidDeviceLabel(device)) {
+      throw new RangeError(
+        `${JSON.stringify(device)} is not a device label ([a-z0-9][a-z0-9_-]{0,31})`,
+      );
+    }
+    const connection = this.#require();
+    const id = `d${this.#nextId++}`;
+    connection.deviceRequests.set(id, device);
+    connection.link.send({ type, id, device });
   }
 
   /**
@@ -307,11 +315,11 @@ export class ChatClient {
     await Promise.race([this.#idle(), deadline]);
     this.#stopped = true;
     await this.#serial(async () => {
-      for (const entry of this.#outbox.splice(0)) {
-        this.#undelivered(entry, "not sent before quitting");
+      for (const entry of this.#outbox.drain()) {
+        this.#undelivered(entry.id, "not sent before quitting");
       }
-      for (const entry of [...this.#inflight.values()]) {
-        this.#undelivered(entry, "not confirmed before quitting");
+      for (const { entry } of this.#outbox.dropInflight()) {
+        this.#undelivered(entry.id, "not confirmed before quitting");
       }
       await this.#connection?.link.closeGracefully();
     });
@@ -321,34 +329,39 @@ export class ChatClient {
   // ---- connection lifecycle --------------------------------------------------------------
 
   async #connect(): Promise<void> {
-    const { identity, endpoint } = this.#options;
-    const keys = await createSessionKeys();
+    const { endpoint } = this.#options;
+    const identity = this.#identity;
+    this.#keyDigest ??= await sha256(new Uint8Array(identity.cert.publicKey.rawData));
     const { link, welcome } = await ServerLink.open(endpoint, identity);
+    const engine = await E2ESession.create({
+      local: {
+        user: identity.user,
+        device: identity.device,
+        certDer: identity.certDer,
+        privateKey: identity.privateKey,
+        keyFingerprint: identity.keyFingerprint,
+        keyDigest: this.#keyDigest,
+      },
+      session: welcome.session,
+      verifyCert: (der, now) => this.#certificates.verify(der, now),
+      deviceOf,
+      trust: this.#options.trustStore,
+    });
     const connection: Connection = {
       link,
-      session: welcome.session,
-      keys,
-      peers: new PeerDirectory(keys, (der, now) => this.#certificates.verify(der, now)),
+      engine,
       limits: welcome.limits,
-      lookups: new Map(),
-      joining: new Map(),
-      heldDirect: [],
-      seenDirect: new Map(),
+      deviceRequests: new Map(),
       readyReported: false,
-      announcedAt: performance.now(),
-      tokens: welcome.limits.rateBurst * PACE_SHARE,
-      tokensAt: performance.now(),
     };
     this.#connection = connection;
-    link.send({ type: "announce", payload: await this.#announcement(connection) });
-    for (const room of this.#rooms.keys()) {
-      this.#rooms.set(room, new RoomState(room));
-      link.send({ type: "join", room });
-    }
+    this.#outbox.resetPace(welcome.limits, performance.now());
+    this.#send(connection, await engine.announce());
+    for (const room of this.#rooms) link.send({ type: "join", room });
     this.#emit({
       type: "status",
       state: "connected",
-      message: `Connected to ${this.#address()} as ${identity.user}`,
+      message: `Connected to ${this.#address()} as ${identity.user}/${identity.device}`,
     });
     link.onMessage((message) => {
       this.#serial(() => this.#handle(connection, message));
@@ -356,24 +369,12 @@ export class ChatClient {
     void link.ended.then((cause) => this.#serial(() => this.#ended(connection, cause)));
   }
 
-  #announcement(connection: Connection): Promise<string> {
-    const { identity } = this.#options;
-    return buildAnnouncement(
-      identity.user,
-      connection.session,
-      identity.certDer,
-      identity.privateKey,
-      connection.keys,
-    );
-  }
-
   #ended(connection: Connection, cause: CloseCause): void {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
-    for (const entry of [...this.#inflight.values()]) {
-      this.#undelivered(entry, "the connection was lost before the server confirmed it");
+    for (const { entry } of this.#outbox.dropInflight()) {
+      this.#undelivered(entry.id, "the connection was lost before the server confirmed it");
     }
-    for (const room of this.#rooms.keys()) this.#rooms.set(room, new RoomState(room));
     if (this.#stopped) return;
     const fatal = connection.fatal;
     if (fatal && TERMINAL_CODES.has(fatal.code)) {
@@ -414,7 +415,7 @@ export class ChatClient {
     this.#stopped = true;
     clearInterval(this.#timer);
     clearTimeout(this.#reconnectTimer);
-    for (const entry of this.#outbox.splice(0)) this.#undelivered(entry, "the client stopped");
+    for (const entry of this.#outbox.drain()) this.#undelivered(entry.id, "the client stopped");
     this.#connection?.link.close();
     this.#connection = undefined;
     this.#emit({ type: "status", state: "closed", message });
@@ -440,52 +441,68 @@ export class ChatClient {
     });
   }
 
+  /** Sends what the engine asked for and shows what it reported. */
+  #apply(connection: Connection, effects: Effects): void {
+    for (const frame of effects.frames) this.#send(connection, frame);
+    for (const event of effects.events) this.#emit(event);
+  }
+
+  #send(connection: Connection, frame: Outbound | ClientMessage): void {
+    connection.link.send(frame as ClientMessage);
+  }
+
   async #handle(connection: Connection, message: ServerMessage): Promise<void> {
     if (this.#connection !== connection) return;
+    const { engine } = connection;
     switch (message.type) {
-      case "joined": {
-        const members = connection.joining.get(message.room) ?? [];
-        members.push(...message.members.slice(0, MAX_JOINED_MEMBERS - members.length));
-        if (message.more) {
-          connection.joining.set(message.room, members);
-          break;
-        }
-        connection.joining.delete(message.room);
-        await this.#joined(connection, message.room, message.version, members);
+      case "joined":
+      case "presence":
+      case "announce":
+      case "agreement":
+      case "keys":
+      case "msg":
+      case "dm":
+        this.#apply(connection, await engine.handle(message as Inbound));
         break;
-      }
+      case "peer":
+        this.#apply(
+          connection,
+          await engine.handle({
+            type: "peer",
+            id: message.id,
+            user: message.user,
+            sessions: message.sessions.map((session) => ({ user: message.user, ...session })),
+          }),
+        );
+        break;
       case "left":
+        this.#apply(connection, await engine.handle(message));
         this.#forgetRoom(message.room);
         this.#emit({ type: "leave", room: message.room, user: this.user });
         break;
-      case "presence":
-        await this.#presence(connection, message);
+      case "ack":
+        await this.#settle(connection, message.id, {
+          accepted: true,
+          recipients: message.recipients,
+        });
         break;
-      case "announce":
-        await connection.peers.learn(message.user, message.session, message.announce);
-        break;
-      case "keys":
-        await this.#keys(connection, message);
-        break;
-      case "msg":
-        await this.#roomMessage(connection, message);
-        break;
-      case "dm":
-        await this.#directMessage(connection, message);
-        break;
-      case "ack": {
-        const entry = this.#inflight.get(message.id);
-        if (entry) {
-          this.#inflight.delete(message.id);
-          this.#emit({ type: "delivered", id: message.id, recipients: message.recipients });
-        }
+      case "device_invite": {
+        const device = connection.deviceRequests.get(message.id);
+        if (device === undefined) break;
+        connection.deviceRequests.delete(message.id);
+        this.#emit({ type: "device_invite", user: this.user, device, token: message.token });
         break;
       }
-      case "peer":
-        await this.#peer(connection, message);
+      case "devices":
+        if (!connection.deviceRequests.delete(message.id)) break;
+        this.#emit({ type: "devices", user: this.user, devices: message.devices });
+        break;
+      case "device_revoked":
+        if (!connection.deviceRequests.delete(message.id)) break;
+        this.#emit({ type: "device_revoked", user: this.user, device: message.device });
         break;
       case "error":
-        this.#serverError(connection, message);
+        await this.#serverError(connection, message);
         break;
       case "rooms":
         this.#emit({ type: "rooms", rooms: message.rooms });
@@ -494,10 +511,7 @@ export class ChatClient {
         this.#emit({
           type: "who",
           room: message.room,
-          members: message.members.map((user) => ({
-            user,
-            verified: user === this.user ? true : this.isVerified(user),
-          })),
+          members: message.members.map((user) => ({ user, verified: this.isVerified(user) })),
         });
         break;
       case "ping":
@@ -506,47 +520,56 @@ export class ChatClient {
       case "pong":
       case "welcome":
       case "server_hello":
+      case "enrolled":
+      case "renewed":
         break;
       default: {
         const unreachable: never = message;
         void unreachable;
       }
     }
+    this.#reportReady(connection);
     await this.#flush(connection);
   }
 
-  #serverError(connection: Connection, message: Extract<ServerMessage, { type: "error" }>): void {
+  /** `ready` once per connection, when the first room can take messages. */
+  #reportReady(connection: Connection): void {
+    const first = this.#rooms.values().next().value;
+    if (connection.readyReported || first === undefined || !connection.engine.roomReady(first)) {
+      return;
+    }
+    connection.readyReported = true;
+    this.#emit({ type: "ready", user: this.user, room: first });
+  }
+
+  async #serverError(
+    connection: Connection,
+    message: Extract<ServerMessage, { type: "error" }>,
+  ): Promise<void> {
     if (message.fatal) {
       connection.fatal = { code: message.code, message: message.message };
       return;
     }
     if (message.id) {
-      const entry = this.#inflight.get(message.id);
-      if (entry) {
-        this.#inflight.delete(message.id);
-        if (
-          message.code === "membership_changed" && entry.kind === "room" &&
-          (entry.resealed ?? 0) < MAX_RESEALS
-        ) {
-          // Someone joined or left while it was on its way: seal it again, for the members now.
-          this.#outbox.unshift({ ...entry, resealed: (entry.resealed ?? 0) + 1 });
-          return;
-        }
-        if (message.code === "stale_session" && entry.kind === "dm" && !entry.retried) {
-          const stale = connection.peers.sessionOf(entry.to);
-          if (stale) connection.peers.forget(stale);
-          this.#outbox.unshift({ ...entry, retried: true });
-          return;
-        }
-        return this.#undelivered(entry, message.message);
+      if (this.#outbox.inflight(message.id)) {
+        return await this.#settle(connection, message.id, {
+          accepted: false,
+          code: message.code,
+          reason: message.message,
+        });
       }
-      const user = connection.lookups.get(message.id);
-      if (user !== undefined) {
-        connection.lookups.delete(message.id);
-        return this.#lookupFailed(connection, user, message.message);
+      if (connection.deviceRequests.delete(message.id)) {
+        return this.#emit({ type: "error", code: message.code, message: message.message });
       }
+      const lookup = connection.engine.lookupFailed(message.id, message.message);
+      if (lookup.events.length > 0 || lookup.frames.length > 0) {
+        return this.#apply(connection, lookup);
+      }
+      if (message.id.startsWith("l")) return; // a lookup the engine no longer waits for
     }
-    if (message.room && this.#rooms.get(message.room)?.joined === false) {
+    if (
+      message.room && !connection.engine.isJoined(message.room) && this.#rooms.has(message.room)
+    ) {
       // A join the server refused: the room is not ours after all.
       this.#forgetRoom(message.room);
     }
@@ -558,330 +581,36 @@ export class ChatClient {
     });
   }
 
-  // ---- rooms and keys ------------------------------------------------------------------
-
-  async #joined(
+  /** A frame of ours was acked or refused: tell the engine, then the user. */
+  async #settle(
     connection: Connection,
-    room: string,
-    version: number,
-    members: MemberInfo[],
+    frameId: string,
+    answer: Parameters<Outbox["settle"]>[1],
   ): Promise<void> {
-    const state = this.#rooms.get(room);
-    if (!state) return; // left again before the server answered
-    state.joined = true;
-    state.version = version;
-    for (const member of members) {
-      state.members.set(member.session, {
-        user: member.user,
-        session: member.session,
-        status: "pending",
-      });
-    }
-    await Promise.all(members.map((member) => this.#admit(connection, state, member)));
-    await this.#rotate(connection, state);
-    this.#reportMembers(connection, state);
-  }
-
-  async #presence(
-    connection: Connection,
-    message: Extract<ServerMessage, { type: "presence" }>,
-  ): Promise<void> {
-    const state = this.#rooms.get(message.room);
-    if (!state?.joined) return;
-    state.version = message.version;
-    if (message.event === "join") {
-      state.members.set(message.session, {
-        user: message.user,
-        session: message.session,
-        status: "pending",
-      });
-      this.#emit({ type: "join", room: message.room, user: message.user });
-      await this.#admit(connection, state, {
-        user: message.user,
-        session: message.session,
-        announce: message.announce!,
-      });
-    } else {
-      if (!state.remove(message.session)) return;
-      this.#emit({
-        type: "leave",
-        room: message.room,
-        user: message.user,
-        ...(message.reason ? { reason: message.reason } : {}),
-      });
-    }
-    // Every membership change starts a new chain, so a member reads exactly what was sent
-    // while they were one.
-    await this.#rotate(connection, state);
-    this.#reportMembers(connection, state);
-  }
-
-  /** Verifies a member's announcement and checks their key against the trust store. */
-  async #admit(connection: Connection, state: RoomState, info: MemberInfo): Promise<void> {
-    const member = state.members.get(info.session);
-    if (!member) return;
-    try {
-      const peer = await connection.peers.learn(info.user, info.session, info.announce);
-      await this.#checkTrust(peer);
-      member.status = "ready";
-    } catch (error) {
-      member.status = "failed";
-      this.#report(error);
-    }
-  }
-
-  async #checkTrust(peer: PeerSession): Promise<void> {
-    const { user, keyFingerprint } = peer.announcement;
-    const known = this.#trust.get(user);
-    if (known?.fingerprint === keyFingerprint) return;
-    const state = await this.#options.trustStore.check(user, keyFingerprint);
-    this.#trust.set(user, { fingerprint: keyFingerprint, state });
-    if (state === "changed") {
-      this.#emit({
-        type: "key_changed",
-        user,
-        fingerprint: keyFingerprint,
-        previous: this.#options.trustStore.get(user)!.fingerprint,
-      });
-    }
-  }
-
-  /** Starts a new sending epoch in `state` and hands its key to every member with keys. */
-  async #rotate(connection: Connection, state: RoomState): Promise<void> {
-    const { chain, initialKey } = state.rotate();
-    const items: KeyItem[] = await Promise.all(
-      state.readyMembers().map(async (member) => {
-        const peer = await connection.peers.get(member.session)!;
-        return {
-          to: member.session,
-          payload: await wrapChainKey(peer.wrapKey, state.name, chain.epoch, initialKey),
-        };
-      }),
-    );
-    initialKey.fill(0);
-    for (let i = 0; i < items.length; i += KEY_ITEMS_PER_FRAME) {
-      connection.link.send({
-        type: "keys",
-        room: state.name,
-        items: items.slice(i, i + KEY_ITEMS_PER_FRAME),
-      });
-    }
-  }
-
-  #reportMembers(connection: Connection, state: RoomState): void {
-    if (!state.ready) return;
-    const members = [this.user, ...state.readyMembers().map((member) => member.user)].sort();
-    const list = members.join(",");
-    if (!connection.readyReported && state.name === this.#rooms.keys().next().value) {
-      connection.readyReported = true;
-      this.#emit({ type: "ready", user: this.user, room: state.name });
-    }
-    if (list === state.lastReported) return;
-    state.lastReported = list;
-    this.#emit({ type: "members", room: state.name, members });
-  }
-
-  async #keys(
-    connection: Connection,
-    message: Extract<ServerMessage, { type: "keys" }>,
-  ): Promise<void> {
-    const state = this.#rooms.get(message.room);
-    if (!state?.joined) return;
-    const peer = await this.#knownPeer(connection, message.session, message.from);
-    const { epoch, chainKey } = await unwrapChainKey(
-      peer.wrapKey,
-      message.payload,
-      message.room,
-      message.from,
-    );
-    state.addReceived(message.session, epoch, chainKey);
-  }
-
-  async #knownPeer(connection: Connection, session: string, from: string): Promise<PeerSession> {
-    const pending = connection.peers.get(session);
-    if (!pending) {
-      throw new E2EError(
-        "unknown_sender",
-        `A frame from ${from} came from a session with no verified keys`,
+    const { flight, settled } = this.#outbox.settle(frameId, answer);
+    if (flight?.kind === "room") {
+      this.#apply(
+        connection,
+        await connection.engine.roomResolved(flight.room, flight.epoch, answer.accepted),
       );
-    }
-    const peer = await pending;
-    if (peer.announcement.user !== from) {
-      throw new E2EError(
-        "bad_signature",
-        `A frame stamped as from ${from} came from ${peer.announcement.user}'s session`,
-      );
-    }
-    return peer;
-  }
-
-  async #roomMessage(
-    connection: Connection,
-    message: Extract<ServerMessage, { type: "msg" }>,
-  ): Promise<void> {
-    const state = this.#rooms.get(message.room);
-    if (!state?.joined) return;
-    const envelope = parseRoomMessage(message.payload, message.from);
-    const peer = await this.#knownPeer(connection, message.session, message.from);
-    await verifyRoomMessage(
-      envelope,
-      message.room,
-      message.session,
-      peer.announcement.signingKey,
-      message.from,
-    );
-    const chain = state.received(message.session, envelope.epoch);
-    if (!chain) {
-      throw new E2EError(
-        "no_key",
-        `A message from ${message.from} could not be read: it was sealed for members before you (epoch ${envelope.epoch})`,
-      );
-    }
-    const key = await chain.keyFor(envelope.n).catch((error) => {
-      if (error instanceof E2EError && error.code === "replay") {
-        throw new E2EError(
-          "replay",
-          `A replayed message from ${message.from} was dropped (${error.message})`,
-        );
-      }
-      throw error;
-    });
-    const plain = await openRoomMessage(envelope, key, message.from);
-    this.#emit({
-      type: "message",
-      room: message.room,
-      from: message.from,
-      text: plain.text,
-      ts: new Date(plain.ts).toISOString(),
-      verified: this.isVerified(message.from) !== false,
-      ...(plain.action ? { action: true as const } : {}),
-    });
-  }
-
-  // ---- direct messages -------------------------------------------------------------------
-
-  async #directMessage(
-    connection: Connection,
-    message: Extract<ServerMessage, { type: "dm" }>,
-  ): Promise<void> {
-    if (!connection.peers.get(message.session)) {
-      if (connection.heldDirect.length >= MAX_HELD_DIRECT) {
-        throw new E2EError(
-          "unknown_sender",
-          `Too many direct messages from unknown sessions; one from ${message.from} was dropped`,
-        );
-      }
-      connection.heldDirect.push(message);
-      this.#lookup(connection, message.from);
-      return;
-    }
-    const peer = await this.#knownPeer(connection, message.session, message.from);
-    const { plain, token } = await openDirectMessage({
-      payload: message.payload,
-      from: message.from,
-      fromSession: message.session,
-      toSession: connection.session,
-      directKey: peer.directKey,
-      signingKey: peer.announcement.signingKey,
-    });
-    const seen = connection.seenDirect.get(message.session) ?? new Set<string>();
-    connection.seenDirect.set(message.session, seen);
-    if (seen.has(token)) {
-      throw new E2EError("replay", `A replayed direct message from ${message.from} was dropped`);
-    }
-    seen.add(token);
-    if (seen.size > MAX_SEEN_DIRECT) seen.delete(seen.values().next().value!);
-    this.#emit({
-      type: "dm",
-      from: message.from,
-      to: this.user,
-      text: plain.text,
-      ts: new Date(plain.ts).toISOString(),
-      verified: this.isVerified(message.from) !== false,
-      ...(plain.action ? { action: true as const } : {}),
-    });
-  }
-
-  #lookup(connection: Connection, user: string): void {
-    for (const pending of connection.lookups.values()) if (pending === user) return;
-    const id = `l${this.#nextId++}`;
-    connection.lookups.set(id, user);
-    connection.link.send({ type: "lookup", id, user });
-  }
-
-  async #peer(
-    connection: Connection,
-    message: Extract<ServerMessage, { type: "peer" }>,
-  ): Promise<void> {
-    if (!connection.lookups.delete(message.id)) return;
-    let peer: PeerSession | undefined;
-    try {
-      peer = await connection.peers.learn(message.user, message.session, message.announce);
-      await this.#checkTrust(peer);
-    } catch (error) {
-      this.#lookupFailed(connection, message.user, (error as Error).message);
-      throw error;
-    }
-    if (this.#pendingWhois.delete(message.user)) this.#emitWhois(message.user, true);
-    const held = connection.heldDirect.filter((dm) => dm.from === message.user);
-    connection.heldDirect.splice(
-      0,
-      connection.heldDirect.length,
-      ...connection.heldDirect.filter((dm) => dm.from !== message.user),
-    );
-    for (const dm of held) {
-      try {
-        await this.#directMessage(connection, dm);
-      } catch (error) {
-        this.#report(error);
+    } else if (flight?.kind === "dm") {
+      connection.engine.directResolved(flight.session, flight.epoch, answer.accepted);
+      if (!answer.accepted && flight.entry.kind === "dm") {
+        connection.engine.forgetDirectory(flight.entry.to);
       }
     }
-  }
-
-  #lookupFailed(connection: Connection, user: string, reason: string): void {
-    for (const entry of [...this.#outbox]) {
-      if (entry.kind === "dm" && entry.to === user) {
-        this.#outbox.splice(this.#outbox.indexOf(entry), 1);
-        this.#undelivered(entry, reason);
-      }
+    if (settled.outcome === "delivered") {
+      this.#emit({ type: "delivered", id: settled.id, recipients: settled.recipients });
+    } else if (settled.outcome === "undelivered") {
+      this.#undelivered(settled.id, settled.reason);
     }
-    const held = connection.heldDirect.filter((dm) => dm.from === user);
-    if (held.length) {
-      connection.heldDirect.splice(
-        0,
-        connection.heldDirect.length,
-        ...connection.heldDirect.filter((dm) => dm.from !== user),
-      );
-      this.#emit({
-        type: "error",
-        code: "unknown_sender",
-        message: `${held.length} direct message(s) from ${user} could not be verified`,
-      });
-    }
-    if (this.#pendingWhois.delete(user)) this.#emitWhois(user, false);
-  }
-
-  #emitWhois(user: string, online: boolean): void {
-    const current = this.#trust.get(user);
-    const stored = this.#options.trustStore.get(user);
-    this.#emit({
-      type: "whois",
-      user,
-      online,
-      fingerprint: online ? current?.fingerprint ?? null : null,
-      trusted: stored?.fingerprint ?? null,
-      state: !current && !stored ? "unknown" : current?.state === "changed" ? "changed" : "trusted",
-    });
   }
 
   // ---- sending ---------------------------------------------------------------------------
 
   #queue(entry: Outgoing): string {
     if (this.#stopped) throw new RangeError("The client has stopped");
-    if (this.#outbox.length >= MAX_OUTBOX) {
-      throw new RangeError(`Already ${MAX_OUTBOX} messages waiting; wait a moment`);
-    }
-    this.#outbox.push(entry);
+    this.#outbox.add(entry);
     this.#emit({
       type: "queued",
       id: entry.id,
@@ -895,112 +624,87 @@ export class ChatClient {
 
   /** Seals and sends every queued message whose keys are in place, within the pace. */
   async #flush(connection: Connection): Promise<void> {
-    for (let i = 0; i < this.#outbox.length;) {
+    for (const entry of this.#outbox.entries()) {
       if (this.#connection !== connection) return;
-      const entry = this.#outbox[i]!;
       const sent = entry.kind === "room"
         ? await this.#sendRoom(connection, entry)
         : await this.#sendDirect(connection, entry);
       if (sent === "paced") return;
-      if (sent) this.#outbox.splice(i, 1);
-      else i += 1;
+      if (sent) this.#outbox.remove(entry);
     }
     this.#checkIdle();
-  }
-
-  #pace(connection: Connection): boolean {
-    const now = performance.now();
-    const rate = connection.limits.ratePerSecond * PACE_SHARE;
-    const burst = Math.max(1, connection.limits.rateBurst * PACE_SHARE);
-    connection.tokens = Math.min(
-      burst,
-      connection.tokens + ((now - connection.tokensAt) * rate) / 1000,
-    );
-    connection.tokensAt = now;
-    if (connection.tokens < 1) return false;
-    connection.tokens -= 1;
-    return true;
   }
 
   async #sendRoom(
     connection: Connection,
     entry: Extract<Outgoing, { kind: "room" }>,
   ): Promise<boolean | "paced"> {
-    const state = this.#rooms.get(entry.room);
-    if (!state) {
-      this.#undelivered(entry, `no longer in ${entry.room}`);
+    if (!this.#rooms.has(entry.room)) {
+      this.#undelivered(entry.id, `no longer in ${entry.room}`);
       return true;
     }
-    if (!state.ready) return false;
-    if (!this.#pace(connection)) return "paced";
-    if (state.sending!.due) await this.#rotate(connection, state);
-    const chain = state.sending!;
-    const { n, messageKey } = await chain.nextKey();
-    const payload = await sealRoomMessage({
-      room: entry.room,
-      session: connection.session,
-      epoch: chain.epoch,
-      n,
-      messageKey,
-      signingKey: connection.keys.signing.privateKey,
-      plain: entry.plain,
-    });
-    messageKey.fill(0);
-    this.#inflight.set(entry.id, entry);
+    if (!connection.engine.roomReady(entry.room)) return false;
+    if (!this.#outbox.pace(connection.limits, performance.now())) return "paced";
+    const { sealed, effects } = await connection.engine.sealRoom(entry.room, entry.plain);
+    this.#apply(connection, effects);
+    if (!sealed) return false;
+    this.#outbox.sentRoom(entry, entry.room, sealed.epoch);
     connection.link.send({
       type: "msg",
       id: entry.id,
       room: entry.room,
-      payload,
-      version: state.version,
+      payload: sealed.payload,
+      version: sealed.version,
     });
     return true;
   }
 
+  /**
+   * Seals a direct message once for each accepted device of the recipient that is online, and
+   * once for each of our own other devices; `delivered` follows once every copy is answered.
+   */
   async #sendDirect(
     connection: Connection,
     entry: Extract<Outgoing, { kind: "dm" }>,
   ): Promise<boolean | "paced"> {
-    const session = connection.peers.sessionOf(entry.to);
-    if (!session) {
-      this.#lookup(connection, entry.to);
-      return false;
+    if (!this.#outbox.pace(connection.limits, performance.now())) return "paced";
+    const { seal, effects } = await connection.engine.sealDirect(entry.to, entry.plain);
+    this.#apply(connection, effects);
+    if (seal.status === "wait") return false;
+    if (seal.status === "failed") {
+      this.#undelivered(entry.id, seal.reason);
+      return true;
     }
-    const peer = await connection.peers.get(session)!;
-    if (!this.#pace(connection)) return "paced";
-    const payload = await sealDirectMessage({
-      fromSession: connection.session,
-      toSession: session,
-      directKey: peer.directKey,
-      signingKey: connection.keys.signing.privateKey,
-      plain: entry.plain,
-    });
-    this.#inflight.set(entry.id, entry);
-    connection.link.send({ type: "dm", id: entry.id, to: entry.to, session, payload });
+    const copies = seal.copies.map((copy, i) => ({ ...copy, id: `${entry.id}-${i}` }));
+    this.#outbox.sentDirect(entry, copies);
+    for (const copy of copies) {
+      connection.link.send({
+        type: "dm",
+        id: copy.id,
+        to: copy.to,
+        session: copy.session,
+        payload: copy.payload,
+      });
+    }
     return true;
   }
 
-  #undelivered(entry: Outgoing, reason: string): void {
-    this.#inflight.delete(entry.id);
-    this.#emit({ type: "undelivered", id: entry.id, reason });
+  #undelivered(id: string, reason: string): void {
+    this.#emit({ type: "undelivered", id, reason });
     this.#checkIdle();
   }
 
   async #tick(): Promise<void> {
     const now = performance.now();
-    for (const entry of [...this.#outbox]) {
-      const timeoutMs = this.#options.outboxTimeoutMs ?? OUTBOX_TIMEOUT_MS;
-      if (now - entry.queuedAt > timeoutMs) {
-        this.#outbox.splice(this.#outbox.indexOf(entry), 1);
-        const why = !this.#connection
-          ? "not connected"
-          : entry.kind === "room"
-          ? `keys with every member of ${entry.room} were not in place`
-          : `${entry.to} could not be reached`;
-        this.#undelivered(entry, `not sent within ${timeoutMs / 1000} s: ${why}`);
-      }
-    }
     const connection = this.#connection;
+    for (const entry of this.#outbox.expired(now)) {
+      const why = !connection
+        ? "not connected"
+        : entry.kind === "room"
+        ? connection.engine.roomWaitReason(entry.room)
+        : `${entry.to} could not be reached`;
+      this.#undelivered(entry.id, `not sent within ${this.#outbox.timeout / 1000} s: ${why}`);
+    }
     if (!connection) return;
     const quiet = now - connection.link.lastReceivedAt;
     if (quiet > connection.limits.idleTimeoutMs + 10_000) {
@@ -1008,11 +712,51 @@ export class ChatClient {
       connection.link.close();
       return;
     }
-    if (now - connection.announcedAt > ANNOUNCE_REFRESH_MS) {
-      connection.announcedAt = now;
-      connection.link.send({ type: "announce", payload: await this.#announcement(connection) });
-    }
+    this.#maybeRenew();
+    this.#apply(connection, await connection.engine.tick());
     await this.#flush(connection);
+  }
+
+  // ---- renewal ---------------------------------------------------------------------------
+
+  /**
+   * Starts a renewal in the background when it is due: a separate short connection (this
+   * session stays), then the identity file is rewritten and later announcements carry the new
+   * certificate, for the same key.
+   */
+  #maybeRenew(): void {
+    const path = this.#options.identityPath;
+    const now = this.#options.clock?.() ?? new Date();
+    if (!path || this.#renewing || now.getTime() < this.#nextRenewalAt) return;
+    if (!renewalDue(this.#identity, now)) return;
+    this.#renewing = true;
+    void renewIdentity(this.#options.endpoint, this.#identity).then(
+      (renewed) =>
+        this.#serial(async () => {
+          await writeFileAtomic(path, renewed.identityText);
+          this.#identity = renewed.identity;
+          this.#emit({
+            type: "notice",
+            message:
+              `Renewed this device's certificate (same key); it is valid until ${renewed.identity.cert.notAfter.toISOString()}`,
+          });
+          const connection = this.#connection;
+          if (connection) {
+            connection.engine.renewed(renewed.identity.certDer);
+            this.#send(connection, await connection.engine.announce());
+          }
+        }),
+      (error) => {
+        this.#nextRenewalAt = now.getTime() + RENEW_RETRY_MS;
+        this.#emit({
+          type: "error",
+          code: error instanceof SetupError ? error.code : "renewal_failed",
+          message: `Renewing the certificate failed: ${(error as Error).message}; trying again in ${
+            RENEW_RETRY_MS / 60_000
+          } minutes`,
+        });
+      },
+    ).finally(() => this.#renewing = false);
   }
 
   // ---- helpers ---------------------------------------------------------------------------
@@ -1026,10 +770,10 @@ export class ChatClient {
 
   #forgetRoom(room: string): void {
     this.#rooms.delete(room);
-    for (const entry of [...this.#outbox]) {
+    for (const entry of this.#outbox.entries()) {
       if (entry.kind === "room" && entry.room === room) {
-        this.#outbox.splice(this.#outbox.indexOf(entry), 1);
-        this.#undelivered(entry, `left ${room}`);
+        this.#outbox.remove(entry);
+        this.#undelivered(entry.id, `left ${room}`);
       }
     }
   }
@@ -1053,12 +797,12 @@ export class ChatClient {
   }
 
   #idle(): Promise<void> {
-    if (this.#outbox.length === 0 && this.#inflight.size === 0) return Promise.resolve();
+    if (this.#outbox.idle) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #checkIdle(): void {
-    if (this.#outbox.length === 0 && this.#inflight.size === 0) {
+    if (this.#outbox.idle) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
   }

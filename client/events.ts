@@ -5,11 +5,13 @@
  * @module
  */
 
+import type { DeviceInfo } from "../protocol/messages.ts";
+
 /** How far this client accepts the device key that signed something (see e2e/trust.ts). */
 export type TrustLevel = "verified" | "vouched" | "first_seen" | "not_accepted";
 
-/** One device of a user, as `/whois` shows it. */
-export interface DeviceInfo {
+/** One device key of a user, as `/whois` shows it. */
+export interface DeviceTrustInfo {
   device: string;
   fingerprint: string;
   trust: TrustLevel;
@@ -99,14 +101,18 @@ export type ClientEvent =
   }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
   | { type: "who"; room: string; members: { user: string; verified: boolean | null }[] }
-  | { type: "whois"; user: string; online: boolean; devices: DeviceInfo[] }
+  | { type: "whois"; user: string; online: boolean; devices: DeviceTrustInfo[] }
   | {
     type: "status";
     state: "connected" | "disconnected" | "reconnecting" | "closed";
     message: string;
     retryInMs?: number;
   }
-  | { type: "notice"; message: string };
+  | { type: "notice"; message: string }
+  /** An invite for another device of ours, from `/device add`: give it to that device. */
+  | { type: "device_invite"; user: string; device: string; token: string }
+  | { type: "devices"; user: string; devices: DeviceInfo[] }
+  | { type: "device_revoked"; user: string; device: string };
 
 /** The `type` of any client event. */
 export type ClientEventType = ClientEvent["type"];

@@ -128,5 +128,19 @@ export function formatEvent(event: ClientEvent): string | undefined {
       return `-- ${event.message}`;
     case "notice":
       return `-- ${event.message}`;
+    case "device_invite":
+      return `-- invite for ${event.user}'s new device ${event.device} (valid 24 h, works once): ` +
+        `on that device run\n   openchat enroll ${event.token}`;
+    case "devices":
+      return [
+        `-- ${event.user}'s devices:`,
+        ...event.devices.map((device) =>
+          `   ${device.device}  ${device.status}, until ${device.notAfter.slice(0, 10)}${
+            device.invitedBy ? `, added by ${device.invitedBy}` : ""
+          }`
+        ),
+      ].join("\n");
+    case "device_revoked":
+      return `-- revoked ${event.user}'s device ${event.device}; its sessions end now`;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The user's identity as loaded from the file `openchat ca issue` wrote: their certificate and
- * private key, and the CA certificate they trust for everything (the server and every peer).
+ * The user's identity as loaded from the file `openchat enroll` (or `openchat ca issue`, for
+ * bots) wrote: their device's certificate and private key, and the CA certificate they trust
+ * for everything (the server and every peer).
  *
  * @module
  */
@@ -16,13 +17,16 @@ import {
   type X509Certificate,
 } from "../crypto/x509.ts";
 import * as x509 from "@peculiar/x509";
-import { parseIdentityFile } from "../protocol/identity_file.ts";
+import { deviceOf } from "../protocol/devices.ts";
+import { formatIdentityFile, parseIdentityFile } from "../protocol/identity_file.ts";
 import { userNameProblem } from "../protocol/names.ts";
 
 /** A loaded identity, checked for internal consistency. */
 export interface Identity {
   /** The user name (the certificate's CN). */
   readonly user: string;
+  /** The device label (the certificate's `openchat:USER/DEVICE` URI). */
+  readonly device: string;
   readonly cert: X509Certificate;
   readonly certDer: Uint8Array<ArrayBuffer>;
   readonly privateKey: CryptoKey;
@@ -32,8 +36,19 @@ export interface Identity {
   readonly caFingerprint: string;
   /** SHA-256 of the user's public key: what peers compare. */
   readonly keyFingerprint: string;
+  /** The private key as the file holds it (PKCS#8 PEM), to write the file again on renewal. */
+  readonly privateKeyPem: string;
   /** Set when the file can be read by other users. */
   readonly permissionWarning?: string;
+}
+
+/** The text of an identity file holding `identity`. */
+export function identityFileText(identity: Identity): string {
+  return formatIdentityFile(
+    encodePem(identity.certDer, "CERTIFICATE"),
+    identity.privateKeyPem,
+    identity.caPem,
+  );
 }
 
 /** The identity file could not be used; the message says why and what to do. */
@@ -57,6 +72,23 @@ export async function loadIdentity(path: string): Promise<Identity> {
   } catch (error) {
     throw new IdentityError(`Cannot read identity file ${path}: ${(error as Error).message}`);
   }
+  const identity = await parseIdentity(text, path);
+  return {
+    ...identity,
+    permissionWarning: mode !== null && (mode & 0o077) !== 0
+      ? `${path} can be read by other users (mode ${
+        (mode & 0o777).toString(8)
+      }); run: chmod 600 ${path}`
+      : undefined,
+  };
+}
+
+/**
+ * Reads and checks the text of an identity file (`path` only names it in messages): three PEM
+ * blocks in order, a P-256 key that matches the certificate, a certificate issued by the
+ * included CA, a valid user name and device.
+ */
+export async function parseIdentity(text: string, path: string): Promise<Identity> {
   let parts;
   try {
     parts = parseIdentityFile(text);
@@ -86,8 +118,19 @@ export async function loadIdentity(path: string): Promise<Identity> {
   if (problem) {
     throw new IdentityError(`${path}: the certificate's name ${JSON.stringify(user)} ${problem}`);
   }
+  let device: string;
+  try {
+    device = deviceOf(cert);
+  } catch (error) {
+    throw new IdentityError(
+      `${path}: ${
+        (error as Error).message
+      }; a certificate from before devices cannot log in: enrol this device again (openchat enroll)`,
+    );
+  }
   return {
     user,
+    device,
     cert,
     certDer: new Uint8Array(cert.rawData),
     privateKey,
@@ -95,10 +138,6 @@ export async function loadIdentity(path: string): Promise<Identity> {
     caPem: encodePem(parts.caCertificate, "CERTIFICATE"),
     caFingerprint: await certificateFingerprint(caCert),
     keyFingerprint: await keyFingerprint(cert),
-    permissionWarning: mode !== null && (mode & 0o077) !== 0
-      ? `${path} can be read by other users (mode ${
-        (mode & 0o777).toString(8)
-      }); run: chmod 600 ${path}`
-      : undefined,
+    privateKeyPem: encodePem(parts.privateKey, "PRIVATE KEY"),
   };
 }

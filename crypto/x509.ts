@@ -21,8 +21,8 @@ const SIGNING_ALGORITHM: EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
 const DAY_MS = 86_400_000;
 /** Certificates start this long before they are made, so a peer whose clock is a little behind accepts them. */
 export const BACKDATE_MS = 5 * 60_000;
-/** Default lifetime of a user certificate. */
-export const DEFAULT_USER_CERT_DAYS = 90;
+/** Default lifetime of a user (device) certificate: short, because renewal keeps the key. */
+export const DEFAULT_USER_CERT_DAYS = 30;
 /** Default lifetime of the server's TLS certificate; it is re-issued well before it ends. */
 export const DEFAULT_SERVER_CERT_DAYS = 90;
 /** Lifetime of the CA certificate. */
@@ -123,53 +123,91 @@ interface LeafOptions {
   readonly altNames?: x509.JsonGeneralNames;
 }
 
-async function issueLeaf(issuer: Issuer, options: LeafOptions): Promise<KeyedCertificate> {
+/** Signs a leaf certificate for `publicKey`, whoever holds its private half. */
+async function signLeaf(
+  issuer: Issuer,
+  publicKey: CryptoKey,
+  options: LeafOptions,
+): Promise<x509.X509Certificate> {
   checkDays(options.days);
   const now = options.now ?? new Date();
-  const keys = await generateIdentityKeyPair();
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([EKU_OID[options.usage]], false),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    await x509.SubjectKeyIdentifierExtension.create(publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey),
   ];
   if (options.altNames) {
     extensions.push(new x509.SubjectAlternativeNameExtension(options.altNames, false));
   }
-  const cert = await x509.X509CertificateGenerator.create({
+  return await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [options.subject] }],
     issuer: issuer.cert.subjectName,
     notBefore: new Date(now.getTime() - BACKDATE_MS),
     notAfter: new Date(now.getTime() + options.days * DAY_MS),
     signingAlgorithm: SIGNING_ALGORITHM,
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: issuer.privateKey,
     extensions,
   });
-  return await keyed(cert, keys.privateKey);
 }
 
-/** Options for {@linkcode issueUserCertificate}. */
+async function issueLeaf(issuer: Issuer, options: LeafOptions): Promise<KeyedCertificate> {
+  checkDays(options.days);
+  const keys = await generateIdentityKeyPair();
+  return await keyed(await signLeaf(issuer, keys.publicKey, options), keys.privateKey);
+}
+
+/** Options for {@linkcode issueClientCertificate} and {@linkcode issueUserCertificate}. */
 export interface UserCertificateOptions {
   /** The user name; becomes the certificate's CN. The caller validates it. */
   name: string;
+  /**
+   * URIs for the subjectAltName (openchat puts the device there, `openchat:USER/DEVICE`; see
+   * `protocol/devices.ts`). None by default.
+   */
+  uris?: readonly string[];
   days?: number;
   now?: Date;
 }
 
-/** Issues a user certificate: CN = name, EKU clientAuth, 128-bit random serial. */
-export function issueUserCertificate(
-  issuer: Issuer,
-  options: UserCertificateOptions,
-): Promise<KeyedCertificate> {
-  return issueLeaf(issuer, {
+function clientLeaf(options: UserCertificateOptions): LeafOptions {
+  return {
     subject: options.name,
     usage: "client",
     days: options.days ?? DEFAULT_USER_CERT_DAYS,
     now: options.now,
-  });
+    altNames: options.uris?.length
+      ? options.uris.map((value) => ({ type: "url" as const, value }))
+      : undefined,
+  };
+}
+
+/**
+ * Issues a client certificate for a public key the CA never held the private half of (from a
+ * certificate signing request, or a certificate being renewed): CN = name, EKU clientAuth,
+ * 128-bit random serial.
+ */
+export async function issueClientCertificate(
+  issuer: Issuer,
+  publicKey: CryptoKey,
+  options: UserCertificateOptions,
+): Promise<{ cert: x509.X509Certificate; certPem: string }> {
+  const cert = await signLeaf(issuer, publicKey, clientLeaf(options));
+  return { cert, certPem: cert.toString("pem") + "\n" };
+}
+
+/**
+ * Issues a user certificate with a key pair made here: the caller then holds (and has held) the
+ * private key. For bots and tests; people enrol with a key made on their own device.
+ */
+export function issueUserCertificate(
+  issuer: Issuer,
+  options: UserCertificateOptions,
+): Promise<KeyedCertificate> {
+  return issueLeaf(issuer, clientLeaf(options));
 }
 
 /** Options for {@linkcode issueServerCertificate}. */
@@ -201,7 +239,26 @@ export function issueServerCertificate(
 /** The DNS names and IP addresses in a certificate's subjectAltName, as issued. */
 export function subjectAltNames(cert: x509.X509Certificate): string[] {
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return san ? san.names.items.map((name) => name.value) : [];
+  return san
+    ? san.names.items.filter((name) => name.type === "dns" || name.type === "ip").map((name) =>
+      name.value
+    )
+    : [];
+}
+
+/**
+ * The URIs in a certificate's subjectAltName (openchat's device names live there).
+ *
+ * @throws {CertificateError} `malformed` when the extension cannot be read.
+ */
+export function subjectAltUris(cert: x509.X509Certificate): string[] {
+  let san: x509.SubjectAlternativeNameExtension | null;
+  try {
+    san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  } catch {
+    throw new CertificateError("malformed", "Certificate subjectAltName could not be read");
+  }
+  return san ? san.names.items.filter((name) => name.type === "url").map((name) => name.value) : [];
 }
 
 /** A certificate that {@linkcode verifyCertificate} accepted, with what was checked about it. */
@@ -243,6 +300,11 @@ export interface VerifyOptions {
   usage: CertificateUsage;
   /** The clock to check validity against; defaults to now. */
   now?: Date;
+  /**
+   * Accept a certificate that expired at most this long ago (renewal only; never for chatting).
+   * Defaults to 0.
+   */
+  expiredGraceMs?: number;
 }
 
 /**
@@ -267,7 +329,7 @@ export async function verifyCertificate(
       "Certificate signature does not verify with the CA key",
     );
   }
-  checkValidityPeriod(cert, options.now ?? new Date());
+  checkValidityPeriod(cert, options.now ?? new Date(), options.expiredGraceMs);
   const constraints = cert.getExtension(x509.BasicConstraintsExtension);
   if (constraints?.ca) {
     throw new CertificateError("is_ca", "A CA certificate cannot be used as a user or server");
@@ -289,12 +351,17 @@ export async function verifyCertificate(
 }
 
 /**
- * Checks that `now` falls within the certificate's validity period.
+ * Checks that `now` falls within the certificate's validity period, extended by
+ * `expiredGraceMs` past its end.
  *
  * @throws {CertificateError} `expired` or `not_yet_valid`.
  */
-export function checkValidityPeriod(cert: x509.X509Certificate, now: Date): void {
-  if (now.getTime() > cert.notAfter.getTime()) {
+export function checkValidityPeriod(
+  cert: x509.X509Certificate,
+  now: Date,
+  expiredGraceMs = 0,
+): void {
+  if (now.getTime() > cert.notAfter.getTime() + expiredGraceMs) {
     throw new CertificateError("expired", `Certificate expired on ${cert.notAfter.toISOString()}`);
   }
   if (now.getTime() < cert.notBefore.getTime()) {
@@ -306,13 +373,28 @@ export function checkValidityPeriod(cert: x509.X509Certificate, now: Date): void
 }
 
 /** Imports a certificate's public key for ECDSA P-256 verification. */
-export async function identityPublicKey(cert: x509.X509Certificate): Promise<CryptoKey> {
-  const algorithm = cert.publicKey.algorithm as Partial<EcKeyAlgorithm>;
+export function identityPublicKey(cert: x509.X509Certificate): Promise<CryptoKey> {
+  return p256PublicKey(cert.publicKey);
+}
+
+/**
+ * Imports a SubjectPublicKeyInfo (a certificate's or a request's) as an ECDSA P-256
+ * verification key; the CA certifies such a key object as it is.
+ *
+ * @throws {CertificateError} `bad_key` for any other kind of key.
+ */
+export async function p256PublicKey(publicKey: x509.PublicKey): Promise<CryptoKey> {
+  let algorithm: Partial<EcKeyAlgorithm>;
+  try {
+    algorithm = publicKey.algorithm as Partial<EcKeyAlgorithm>;
+  } catch {
+    throw new CertificateError("bad_key", "Key algorithm could not be read");
+  }
   if (algorithm.name !== "ECDSA" || algorithm.namedCurve !== "P-256") {
     throw new CertificateError("bad_key", "Certificate key is not ECDSA P-256");
   }
   try {
-    return await cert.publicKey.export(IDENTITY_KEY_ALGORITHM, ["verify"]);
+    return await publicKey.export(IDENTITY_KEY_ALGORITHM, ["verify"]);
   } catch {
     throw new CertificateError("bad_key", "Certificate key could not be imported");
   }

@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   bad_certificate: "The certificate is malformed or its CA signature does not verify",
   bad_signature: "The proof of identity (signature over this session's nonces) does not verify",
   bad_name: "The certificate's name is not a valid user name",
+  unknown_certificate:
+    "The certificate is not recorded as issued by this server's CA (restored from elsewhere, or never issued)",
+  invalid_invite: "The invite is unknown, already used, cancelled or expired",
+  bad_request: "The certificate signing request was refused",
   server_full: "The server has reached its maximum number of sessions",
   // Frames
   bad_frame: "A frame was not a JSON object",
@@ -38,6 +42,10 @@ export const ERROR_CODES = {
   no_such_user: "That user is not online",
   stale_session: "That user's session changed; look them up again",
   membership_changed: "The room's membership changed since this message was sealed; seal it again",
+  // Devices
+  too_many_invites: "Too many invites are pending; wait for some to be used or to expire",
+  too_many_devices: "This user already has the maximum number of devices",
+  no_such_device: "This user has no such device",
   // Endings
   replaced: "The same user logged in again elsewhere; this session was replaced",
   server_shutdown: "The server is shutting down",

@@ -17,6 +17,11 @@ import { sha256 } from "../crypto/kdf.ts";
 export const SERVER_PROOF_LABEL = "openchat/v1 server-hello";
 /** Label of the client's signature in `auth`. */
 export const CLIENT_PROOF_LABEL = "openchat/v1 client-auth";
+/**
+ * Label of the client's signature in `renew`: the same bytes as `auth` signs, under its own
+ * label, so a renewal proof can never pass for a login and the reverse.
+ */
+export const RENEW_PROOF_LABEL = "openchat/v1 client-renew";
 
 /** What the server signs: the client's nonce, then its own. */
 export function serverProofData(clientNonce: Uint8Array, serverNonce: Uint8Array): Uint8Array {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { decodePemBlocks } from "../crypto/pem.ts";
+import { decodePemBlocks, type PemBlock } from "../crypto/pem.ts";
 
 /** The decoded parts of an identity file, as DER. */
 export interface IdentityFileParts {
@@ -21,26 +21,27 @@ export function formatIdentityFile(certPem: string, privateKeyPem: string, caPem
 }
 
 /**
- * Splits an identity file into its parts.
+ * Splits an identity file into its parts. Besides the written order (certificate, key, CA),
+ * the certificate and the CA may come first and the key last, so a bot whose request was
+ * signed with `openchat ca issue --csr` can make its file with `cat bot.crt bot-key.pem`.
  *
  * @throws {TypeError} naming what is missing or out of order.
  */
 export function parseIdentityFile(text: string): IdentityFileParts {
   const blocks = decodePemBlocks(text);
   const labels = blocks.map((block) => block.label).join(", ");
-  if (
-    blocks.length !== 3 || blocks[0]!.label !== "CERTIFICATE" ||
-    blocks[1]!.label !== "PRIVATE KEY" || blocks[2]!.label !== "CERTIFICATE"
-  ) {
-    throw new TypeError(
-      `An identity file holds CERTIFICATE, PRIVATE KEY, CERTIFICATE in that order; found ${
-        labels || "no PEM blocks"
-      }`,
-    );
+  if (blocks.length === 3 && blocks[0]!.label === "CERTIFICATE") {
+    const [, second, third] = blocks as [PemBlock, PemBlock, PemBlock];
+    if (second.label === "PRIVATE KEY" && third.label === "CERTIFICATE") {
+      return { certificate: blocks[0]!.der, privateKey: second.der, caCertificate: third.der };
+    }
+    if (second.label === "CERTIFICATE" && third.label === "PRIVATE KEY") {
+      return { certificate: blocks[0]!.der, privateKey: third.der, caCertificate: second.der };
+    }
   }
-  return {
-    certificate: blocks[0]!.der,
-    privateKey: blocks[1]!.der,
-    caCertificate: blocks[2]!.der,
-  };
+  throw new TypeError(
+    `An identity file holds CERTIFICATE, PRIVATE KEY, CERTIFICATE in that order (or the key last); found ${
+      labels || "no PEM blocks"
+    }`,
+  );
 }

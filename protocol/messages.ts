@@ -9,6 +9,8 @@
  */
 
 import { ProtocolError } from "./errors.ts";
+import { isValidDeviceLabel } from "./devices.ts";
+import { MAX_TOKEN_CHARS } from "./invite_token.ts";
 import {
   arrayField,
   b64Field,
@@ -25,7 +27,7 @@ import {
 } from "./fields.ts";
 
 /** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Size of each side's set-up nonce. */
 export const NONCE_BYTES = 32;
 /** Size of a session id. */
@@ -38,6 +40,10 @@ export const MAX_SIGNATURE_BYTES = 132;
 export const MAX_ANNOUNCE_CHARS = 4096;
 /** Largest end-to-end payload of a room or direct message. */
 export const MAX_PAYLOAD_CHARS = 60_000;
+/** Largest agreement statement (a session's replacement X25519 key, signed; opaque here). */
+export const MAX_AGREEMENT_CHARS = 256;
+/** Largest device link (one device vouching for another; opaque to the server). */
+export const MAX_LINK_CHARS = 2048;
 /** Largest wrapped chain key addressed to one member. */
 export const MAX_KEY_PAYLOAD_CHARS = 1024;
 /** Most key items in one `keys` frame (the frame size limit usually binds first). */
@@ -46,6 +52,14 @@ export const MAX_KEY_ITEMS = 1024;
 export const MAX_LISTED_MEMBERS = 1024;
 /** Most rooms listed in one `rooms` reply. */
 export const MAX_LISTED_ROOMS = 500;
+/** Size of an invite's secret in `enroll`. */
+export const ENROLL_SECRET_BYTES = 16;
+/** Largest certificate signing request accepted in `enroll` (DER bytes). */
+export const MAX_REQUEST_BYTES = 4096;
+/** Most sessions listed in one `peer` answer (one per online device). */
+export const MAX_PEER_SESSIONS = 64;
+/** Most devices listed in one `devices` answer. */
+export const MAX_LISTED_DEVICES = 100;
 
 /** A chain key wrapped for one member. */
 export interface KeyItem {
@@ -55,14 +69,25 @@ export interface KeyItem {
 
 /** Everything a client may send. */
 export type ClientMessage =
-  | { type: "hello"; version: number; nonce: string }
+  /** With `ca: true` the server's answer carries its CA certificate (for enrolment). */
+  | { type: "hello"; version: number; nonce: string; ca?: boolean }
   | { type: "auth"; cert: string; signature: string }
+  /** Redeems an invite: its secret and a PKCS#10 request; answered by `enrolled`. */
+  | { type: "enroll"; secret: string; csr: string }
+  /** Asks for a new certificate for the same key; answered by `renewed`. */
+  | { type: "renew"; cert: string; signature: string }
+  | { type: "device_invite"; id: string; device: string }
+  | { type: "devices"; id: string }
+  | { type: "device_revoke"; id: string; device: string }
   | { type: "announce"; payload: string }
   | { type: "join"; room: string }
   | { type: "leave"; room: string }
   | { type: "rooms" }
   | { type: "who"; room: string }
-  | { type: "keys"; room: string; items: KeyItem[] }
+  /** This session replaced its agreement key: the server keeps it and tells its co-members. */
+  | { type: "agreement"; payload: string }
+  /** Key packages: to members of `room`, or (without `room`) direct-message chains to any session. */
+  | { type: "keys"; room?: string; items: KeyItem[] }
   /**
    * A room message. With `version`, the server relays it only if the room's membership is still
    * the one the sender sealed it for (see `joined` and `presence`), else refuses it with
@@ -74,11 +99,40 @@ export type ClientMessage =
   | { type: "ping" }
   | { type: "pong" };
 
-/** A room member as the server describes it: who, which session, and their announcement. */
+/**
+ * A room member as the server describes it: who, which device (from their certificate), which
+ * session, and their announcement.
+ */
 export interface MemberInfo {
   user: string;
+  device: string;
   session: string;
   announce: string;
+  /** The session's latest agreement statement, once it replaced its first key. */
+  agreement?: string;
+  /** A link by which another device of the same user vouches for this one. */
+  link?: string;
+}
+
+/** One online device of a user, in a `peer` answer. */
+export interface PeerSessionInfo {
+  device: string;
+  session: string;
+  announce: string;
+  agreement?: string;
+  link?: string;
+}
+
+/** One device of the session's user, in a `devices` answer. */
+export interface DeviceInfo {
+  device: string;
+  /** Serial of the device's latest certificate. */
+  serial: string;
+  status: "valid" | "expired" | "revoked";
+  /** ISO 8601 end of that certificate. */
+  notAfter: string;
+  /** The device that asked for its invite, when one did. */
+  invitedBy?: string;
 }
 
 /** Limits the server tells a client in `welcome`, so a client can stay inside them. */
@@ -91,8 +145,20 @@ export interface WireLimits {
 
 /** Everything a server may send. */
 export type ServerMessage =
-  | { type: "server_hello"; version: number; nonce: string; cert: string; signature: string }
-  | { type: "welcome"; user: string; session: string; limits: WireLimits }
+  | {
+    type: "server_hello";
+    version: number;
+    nonce: string;
+    cert: string;
+    signature: string;
+    /** The CA certificate (DER, b64u), when `hello` asked for it. */
+    ca?: string;
+  }
+  | { type: "welcome"; user: string; device: string; session: string; limits: WireLimits }
+  /** The certificate issued by `enroll`; the server then closes the connection. */
+  | { type: "enrolled"; cert: string }
+  /** The certificate issued by `renew`; the server then closes the connection. */
+  | { type: "renewed"; cert: string }
   | { type: "error"; code: string; message: string; fatal: boolean; id?: string; room?: string }
   /**
    * The answer to `join`: the other members. A room whose list does not fit in one frame is
@@ -105,20 +171,43 @@ export type ServerMessage =
     room: string;
     event: "join" | "leave";
     user: string;
+    device: string;
     session: string;
     /** The room's membership version after this change. */
     version: number;
     announce?: string;
+    agreement?: string;
+    link?: string;
+    /** Why it left: "left" for a `leave`; anything else means the session ended. */
     reason?: string;
   }
-  | { type: "announce"; user: string; session: string; announce: string }
+  | { type: "announce"; user: string; device: string; session: string; announce: string }
+  | { type: "agreement"; user: string; device: string; session: string; payload: string }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
   | { type: "who"; room: string; members: string[] }
-  | { type: "keys"; room: string; from: string; session: string; payload: string }
-  | { type: "msg"; room: string; from: string; session: string; ts: number; payload: string }
-  | { type: "dm"; from: string; session: string; ts: number; payload: string }
+  | {
+    type: "keys";
+    room?: string;
+    from: string;
+    device: string;
+    session: string;
+    payload: string;
+  }
+  | {
+    type: "msg";
+    room: string;
+    from: string;
+    device: string;
+    session: string;
+    ts: number;
+    payload: string;
+  }
+  | { type: "dm"; from: string; device: string; session: string; ts: number; payload: string }
   | { type: "ack"; id: string; recipients: number }
-  | { type: "peer"; id: string; user: string; session: string; announce: string }
+  | { type: "peer"; id: string; user: string; sessions: PeerSessionInfo[] }
+  | { type: "device_invite"; id: string; token: string }
+  | { type: "devices"; id: string; devices: DeviceInfo[] }
+  | { type: "device_revoked"; id: string; device: string }
   | { type: "ping" }
   | { type: "pong" };
 
@@ -155,6 +244,16 @@ function unknownType(type: string): never {
 }
 
 const session = (f: Fields, key = "session") => b64Field(f, key, SESSION_ID_BYTES);
+const device = (f: Fields, key = "device") => {
+  const value = f[key];
+  if (!isValidDeviceLabel(value)) {
+    throw new ProtocolError(
+      "bad_field",
+      `Field "${key}" must be a device label ([a-z0-9][a-z0-9_-]{0,31})`,
+    );
+  }
+  return value;
+};
 const announce = (f: Fields, key = "announce") => payloadField(f, key, MAX_ANNOUNCE_CHARS);
 
 /**
@@ -165,20 +264,37 @@ const announce = (f: Fields, key = "announce") => payloadField(f, key, MAX_ANNOU
 export function decodeClientMessage(body: Uint8Array): ClientMessage {
   const f = parseObject(body);
   switch (f.type) {
-    case "hello":
-      return {
+    case "hello": {
+      const message: ClientMessage = {
         type: "hello",
         version: intField(f, "version", 0, 65535),
         nonce: b64Field(f, "nonce", NONCE_BYTES),
       };
+      if (f.ca !== undefined) message.ca = boolField(f, "ca");
+      return message;
+    }
     case "auth":
+    case "renew":
       return {
-        type: "auth",
+        type: f.type,
         cert: b64VarField(f, "cert", MAX_CERT_BYTES),
         signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
       };
+    case "enroll":
+      return {
+        type: "enroll",
+        secret: b64Field(f, "secret", ENROLL_SECRET_BYTES),
+        csr: b64VarField(f, "csr", MAX_REQUEST_BYTES),
+      };
+    case "device_invite":
+    case "device_revoke":
+      return { type: f.type, id: idField(f), device: device(f) };
+    case "devices":
+      return { type: "devices", id: idField(f) };
     case "announce":
       return { type: "announce", payload: announce(f, "payload") };
+    case "agreement":
+      return { type: "agreement", payload: payloadField(f, "payload", MAX_AGREEMENT_CHARS) };
     case "join":
     case "leave":
     case "who":
@@ -187,15 +303,17 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
     case "ping":
     case "pong":
       return { type: f.type };
-    case "keys":
-      return {
+    case "keys": {
+      const message: ClientMessage = {
         type: "keys",
-        room: roomField(f),
         items: arrayField(f, "items", MAX_KEY_ITEMS, (item) => ({
           to: session(item, "to"),
           payload: payloadField(item, "payload", MAX_KEY_PAYLOAD_CHARS),
         })),
       };
+      if (f.room !== undefined) message.room = roomField(f);
+      return message;
+    }
     case "msg": {
       const message: ClientMessage = {
         type: "msg",
@@ -223,8 +341,43 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
   }
 }
 
+/** The optional end-to-end fields a server attaches to a session's description. */
+function extras(f: Fields): { agreement?: string; link?: string } {
+  const out: { agreement?: string; link?: string } = {};
+  if (f.agreement !== undefined) out.agreement = payloadField(f, "agreement", MAX_AGREEMENT_CHARS);
+  if (f.link !== undefined) out.link = payloadField(f, "link", MAX_LINK_CHARS);
+  return out;
+}
+
 function member(f: Fields): MemberInfo {
-  return { user: userField(f), session: session(f), announce: announce(f) };
+  return {
+    user: userField(f),
+    device: device(f),
+    session: session(f),
+    announce: announce(f),
+    ...extras(f),
+  };
+}
+
+const DEVICE_STATUSES = new Set(["valid", "expired", "revoked"]);
+
+function deviceInfo(f: Fields): DeviceInfo {
+  const status = f.status;
+  if (typeof status !== "string" || !DEVICE_STATUSES.has(status)) {
+    throw new ProtocolError("bad_field", 'Field "status" must be valid, expired or revoked');
+  }
+  const serial = f.serial;
+  if (typeof serial !== "string" || !/^[0-9a-f]{1,40}$/.test(serial)) {
+    throw new ProtocolError("bad_field", 'Field "serial" must be lower-case hex');
+  }
+  const info: DeviceInfo = {
+    device: device(f),
+    serial,
+    status: status as DeviceInfo["status"],
+    notAfter: textField(f, "notAfter", 40),
+  };
+  if (f.invitedBy !== undefined) info.invitedBy = device(f, "invitedBy");
+  return info;
 }
 
 /**
@@ -235,19 +388,26 @@ function member(f: Fields): MemberInfo {
 export function decodeServerMessage(body: Uint8Array): ServerMessage {
   const f = parseObject(body);
   switch (f.type) {
-    case "server_hello":
-      return {
+    case "server_hello": {
+      const message: ServerMessage = {
         type: "server_hello",
         version: intField(f, "version", 0, 65535),
         nonce: b64Field(f, "nonce", NONCE_BYTES),
         cert: b64VarField(f, "cert", MAX_CERT_BYTES),
         signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
       };
+      if (f.ca !== undefined) message.ca = b64VarField(f, "ca", MAX_CERT_BYTES);
+      return message;
+    }
+    case "enrolled":
+    case "renewed":
+      return { type: f.type, cert: b64VarField(f, "cert", MAX_CERT_BYTES) };
     case "welcome": {
       const limits = objectOf(f.limits, "limits");
       return {
         type: "welcome",
         user: userField(f),
+        device: device(f),
         session: session(f),
         limits: {
           maxFrameBytes: intField(limits, "maxFrameBytes", 1, 2 ** 31),
@@ -294,15 +454,30 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         room: roomField(f),
         event,
         user: userField(f),
+        device: device(f),
         session: session(f),
         version: intField(f, "version", 0, Number.MAX_SAFE_INTEGER),
       };
-      if (event === "join") message.announce = announce(f);
+      if (event === "join") Object.assign(message, { announce: announce(f) }, extras(f));
       if (f.reason !== undefined) message.reason = textField(f, "reason", 200);
       return message;
     }
     case "announce":
-      return { type: "announce", user: userField(f), session: session(f), announce: announce(f) };
+      return {
+        type: "announce",
+        user: userField(f),
+        device: device(f),
+        session: session(f),
+        announce: announce(f),
+      };
+    case "agreement":
+      return {
+        type: "agreement",
+        user: userField(f),
+        device: device(f),
+        session: session(f),
+        payload: payloadField(f, "payload", MAX_AGREEMENT_CHARS),
+      };
     case "rooms":
       return {
         type: "rooms",
@@ -322,19 +497,23 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         members: members.map((_, i) => userField(members as unknown as Fields, String(i))),
       };
     }
-    case "keys":
-      return {
+    case "keys": {
+      const message: ServerMessage = {
         type: "keys",
-        room: roomField(f),
         from: userField(f, "from"),
+        device: device(f),
         session: session(f),
         payload: payloadField(f, "payload", MAX_KEY_PAYLOAD_CHARS),
       };
+      if (f.room !== undefined) message.room = roomField(f);
+      return message;
+    }
     case "msg":
       return {
         type: "msg",
         room: roomField(f),
         from: userField(f, "from"),
+        device: device(f),
         session: session(f),
         ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
@@ -343,6 +522,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       return {
         type: "dm",
         from: userField(f, "from"),
+        device: device(f),
         session: session(f),
         ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
@@ -354,9 +534,31 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         type: "peer",
         id: idField(f),
         user: userField(f),
-        session: session(f),
-        announce: announce(f),
+        sessions: arrayField(f, "sessions", MAX_PEER_SESSIONS, (item) => ({
+          device: device(item),
+          session: session(item),
+          announce: announce(item),
+          ...extras(item),
+        })),
       };
+    case "device_invite": {
+      const token = f.token;
+      if (
+        typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_CHARS ||
+        !/^[\x21-\x7e]+$/.test(token)
+      ) {
+        throw new ProtocolError("bad_field", 'Field "token" must be an invite token');
+      }
+      return { type: "device_invite", id: idField(f), token };
+    }
+    case "devices":
+      return {
+        type: "devices",
+        id: idField(f),
+        devices: arrayField(f, "devices", MAX_LISTED_DEVICES, deviceInfo),
+      };
+    case "device_revoked":
+      return { type: "device_revoked", id: idField(f), device: device(f) };
     case "ping":
     case "pong":
       return { type: f.type };

@@ -1,24 +1,31 @@
 /**
- * The CA's records in SQLite (`node:sqlite`): every certificate issued, and revocations. The
- * server and `openchat ca` run as separate processes on the same file, so the database is in
- * WAL mode with a busy timeout, and the server notices another process's writes through
- * `PRAGMA data_version` without re-reading everything.
+ * The CA's records in SQLite (`node:sqlite`): every certificate issued (the server admits only
+ * those), revocations, and invites. The server and `openchat ca` run as separate processes on
+ * the same file, so the database is in WAL mode with a busy timeout, and the server notices
+ * another process's writes through `PRAGMA data_version` without re-reading everything.
+ *
+ * The database also records the fingerprint of the CA it belongs to; the authority refuses a
+ * database of another CA, and a missing one is never recreated (see `authority.ts`).
  *
  * @module
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { existsSync } from "node:fs";
 
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = "openchat.db";
 /** How long a writer waits for another process's lock before giving up. */
 export const BUSY_TIMEOUT_MS = 5_000;
-const SCHEMA_VERSION = 1;
+/** Version 2 added devices, invites and the CA fingerprint; version 1 files are upgraded. */
+const SCHEMA_VERSION = 2;
 
 /** One issued certificate as the CA remembers it. */
 export interface CertificateRecord {
   serial: string;
   name: string;
+  /** The device label in the certificate (`main` for certificates from before devices). */
+  device: string;
   fingerprint: string;
   keyFingerprint: string;
   notBefore: string;
@@ -27,6 +34,25 @@ export interface CertificateRecord {
   revokedAt: string | null;
   revokeReason: string | null;
   certPem: string;
+  /** The device that asked for the invite this certificate was enrolled with, if one did. */
+  invitedBy: string | null;
+  /** The serial this certificate renewed, if it is a renewal. */
+  renewedFrom: string | null;
+}
+
+/** One invite as the CA remembers it: the secret itself is never stored, only its hash. */
+export interface InviteRecord {
+  /** SHA-256 of the secret, lower-case hex. */
+  hash: string;
+  name: string;
+  device: string;
+  createdAt: string;
+  expiresAt: string;
+  /** The device that asked for it, or null when the operator made it (`ca invite`). */
+  invitedBy: string | null;
+  usedAt: string | null;
+  usedSerial: string | null;
+  cancelledAt: string | null;
 }
 
 /** The state of a certificate at a moment. */
@@ -40,7 +66,7 @@ export function statusOf(record: CertificateRecord, now = new Date()): Certifica
 
 /** The database could not be opened or is not openchat's. */
 export class StoreError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly code: "missing" | "unusable" = "unusable") {
     super(message);
     this.name = "StoreError";
   }
@@ -49,6 +75,7 @@ export class StoreError extends Error {
 interface Row {
   serial: string;
   name: string;
+  device: string;
   fingerprint: string;
   key_fingerprint: string;
   not_before: string;
@@ -57,11 +84,14 @@ interface Row {
   revoked_at: string | null;
   revoke_reason: string | null;
   cert_pem: string;
+  invited_by: string | null;
+  renewed_from: string | null;
 }
 
 const fromRow = (row: Row): CertificateRecord => ({
   serial: row.serial,
   name: row.name,
+  device: row.device,
   fingerprint: row.fingerprint,
   keyFingerprint: row.key_fingerprint,
   notBefore: row.not_before,
@@ -70,7 +100,75 @@ const fromRow = (row: Row): CertificateRecord => ({
   revokedAt: row.revoked_at,
   revokeReason: row.revoke_reason,
   certPem: row.cert_pem,
+  invitedBy: row.invited_by,
+  renewedFrom: row.renewed_from,
 });
+
+interface InviteRow {
+  hash: string;
+  name: string;
+  device: string;
+  created_at: string;
+  expires_at: string;
+  invited_by: string | null;
+  used_at: string | null;
+  used_serial: string | null;
+  cancelled_at: string | null;
+}
+
+const fromInviteRow = (row: InviteRow): InviteRecord => ({
+  hash: row.hash,
+  name: row.name,
+  device: row.device,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  invitedBy: row.invited_by,
+  usedAt: row.used_at,
+  usedSerial: row.used_serial,
+  cancelledAt: row.cancelled_at,
+});
+
+const SCHEMA_V1 = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS certificates (
+    serial TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    key_fingerprint TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoke_reason TEXT,
+    cert_pem TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS certificates_by_name ON certificates (name);
+`;
+
+const UPGRADE_TO_V2 = `
+  ALTER TABLE certificates ADD COLUMN device TEXT NOT NULL DEFAULT 'main';
+  ALTER TABLE certificates ADD COLUMN invited_by TEXT;
+  ALTER TABLE certificates ADD COLUMN renewed_from TEXT;
+  CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates (name, device);
+  CREATE TABLE IF NOT EXISTS invites (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    device TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    invited_by TEXT,
+    used_at TEXT,
+    used_serial TEXT,
+    cancelled_at TEXT
+  );
+  UPDATE meta SET value = '2' WHERE key = 'schema';
+`;
+
+/** Options of {@linkcode CaStore.open}. */
+export interface OpenOptions {
+  /** Create the file when it does not exist (only when a CA is being made). Default false. */
+  create?: boolean;
+}
 
 /** The certificate records of one CA. Synchronous: every call is a short local transaction. */
 export class CaStore {
@@ -81,35 +179,34 @@ export class CaStore {
   }
 
   /**
-   * Opens (creating if needed) the database at `path`.
+   * Opens the database at `path`, upgrading a version 1 file. It is created only with
+   * `create: true`: a missing database must never silently become an empty one.
    *
-   * @throws {StoreError} when the file is not a SQLite database or has another schema.
+   * @throws {StoreError} `missing` when the file does not exist (and `create` is not set), or
+   *   when the file is not a SQLite database or has another schema.
    */
-  static open(path: string): CaStore {
+  static open(path: string, options: OpenOptions = {}): CaStore {
+    if (!options.create && !existsSync(path)) {
+      throw new StoreError(`${path} is missing`, "missing");
+    }
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
       db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS certificates (
-          serial TEXT PRIMARY KEY,
-          name TEXT NOT NULL,
-          fingerprint TEXT NOT NULL,
-          key_fingerprint TEXT NOT NULL,
-          not_before TEXT NOT NULL,
-          not_after TEXT NOT NULL,
-          issued_at TEXT NOT NULL,
-          revoked_at TEXT,
-          revoke_reason TEXT,
-          cert_pem TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS certificates_by_name ON certificates (name);
-      `);
-      db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)").run(
-        String(SCHEMA_VERSION),
-      );
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec(SCHEMA_V1);
+        db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')").run();
+        const before = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+          | { value: string }
+          | undefined;
+        if (before?.value === "1") db.exec(UPGRADE_TO_V2);
+        db.exec("COMMIT");
+      } catch (error) {
+        db.exec("ROLLBACK");
+        throw error;
+      }
       const schema = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
         | { value: string }
         | undefined;
@@ -144,22 +241,122 @@ export class CaStore {
     }
   }
 
+  /** The fingerprint of the CA this database belongs to, if recorded (not before version 2). */
+  caFingerprint(): string | undefined {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'ca_fingerprint'").get() as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  /** Records the fingerprint of the CA this database belongs to (once; it never changes). */
+  setCaFingerprint(fingerprint: string): void {
+    this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('ca_fingerprint', ?)").run(
+      fingerprint,
+    );
+  }
+
   /** Records a newly issued certificate. */
-  recordIssued(record: Omit<CertificateRecord, "revokedAt" | "revokeReason">): void {
+  recordIssued(
+    record:
+      & Omit<CertificateRecord, "revokedAt" | "revokeReason" | "invitedBy" | "renewedFrom">
+      & Partial<Pick<CertificateRecord, "invitedBy" | "renewedFrom">>,
+  ): void {
     this.#db.prepare(`
       INSERT INTO certificates
-        (serial, name, fingerprint, key_fingerprint, not_before, not_after, issued_at, cert_pem)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        (serial, name, device, fingerprint, key_fingerprint, not_before, not_after, issued_at,
+         cert_pem, invited_by, renewed_from)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     `).run(
       record.serial,
       record.name,
+      record.device,
       record.fingerprint,
       record.keyFingerprint,
       record.notBefore,
       record.notAfter,
       record.issuedAt,
       record.certPem,
+      record.invitedBy ?? null,
+      record.renewedFrom ?? null,
     );
+  }
+
+  /** The certificates of `name`'s `device`, oldest first. */
+  byDevice(name: string, device: string): CertificateRecord[] {
+    return (this.#db.prepare(
+      "SELECT * FROM certificates WHERE name = ? AND device = ? ORDER BY issued_at, serial",
+    ).all(name, device) as unknown as Row[]).map(fromRow);
+  }
+
+  /** Device labels of `name` with a certificate neither revoked nor expired at `now`. */
+  activeDevices(name: string, now: Date): string[] {
+    const rows = this.#db.prepare(
+      "SELECT DISTINCT device FROM certificates WHERE name = ? AND revoked_at IS NULL AND not_after > ?",
+    ).all(name, now.toISOString()) as unknown as { device: string }[];
+    return rows.map((row) => row.device);
+  }
+
+  /** Records a new invite. */
+  recordInvite(invite: Omit<InviteRecord, "usedAt" | "usedSerial" | "cancelledAt">): void {
+    this.#db.prepare(`
+      INSERT INTO invites (hash, name, device, created_at, expires_at, invited_by)
+      VALUES (?, ?, ?, ?, ?, ?)
+    `).run(
+      invite.hash,
+      invite.name,
+      invite.device,
+      invite.createdAt,
+      invite.expiresAt,
+      invite.invitedBy,
+    );
+  }
+
+  /** The invite whose secret hashes to `hash`, if any. */
+  invite(hash: string): InviteRecord | undefined {
+    const row = this.#db.prepare("SELECT * FROM invites WHERE hash = ?").get(hash) as
+      | InviteRow
+      | undefined;
+    return row ? fromInviteRow(row) : undefined;
+  }
+
+  /** Invites neither used, cancelled nor expired at `now` (of `name` only, if given), oldest first. */
+  pendingInvites(now: Date, name?: string): InviteRecord[] {
+    const rows = this.#db.prepare(`
+      SELECT * FROM invites
+      WHERE used_at IS NULL AND cancelled_at IS NULL AND expires_at > ? AND (? IS NULL OR name = ?)
+      ORDER BY created_at, hash
+    `).all(now.toISOString(), name ?? null, name ?? null) as unknown as InviteRow[];
+    return rows.map(fromInviteRow);
+  }
+
+  /** Invites whose hash starts with `prefix` (lower-case hex). */
+  invitesByPrefix(prefix: string): InviteRecord[] {
+    const rows = this.#db.prepare(
+      "SELECT * FROM invites WHERE substr(hash, 1, ?) = ? ORDER BY created_at",
+    ).all(prefix.length, prefix) as unknown as InviteRow[];
+    return rows.map(fromInviteRow);
+  }
+
+  /**
+   * Marks a pending invite used by certificate `serial`. Returns false, changing nothing, if it
+   * was used, cancelled or expired meanwhile: an invite is redeemed at most once.
+   */
+  claimInvite(hash: string, serial: string, now: Date): boolean {
+    const result = this.#db.prepare(`
+      UPDATE invites SET used_at = ?, used_serial = ?
+      WHERE hash = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?
+    `).run(now.toISOString(), serial, hash, now.toISOString());
+    return Number(result.changes) === 1;
+  }
+
+  /** Cancels a pending invite; returns false if it was not pending. */
+  cancelInvite(hash: string, now: Date): boolean {
+    const result = this.#db.prepare(`
+      UPDATE invites SET cancelled_at = ?
+      WHERE hash = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?
+    `).run(now.toISOString(), hash, now.toISOString());
+    return Number(result.changes) === 1;
   }
 
   /** Deletes the record of `serial`; only for undoing an issue whose identity file failed. */
@@ -203,6 +400,19 @@ export class CaStore {
     return this.#db.prepare(
       "SELECT 1 FROM certificates WHERE serial = ? AND revoked_at IS NOT NULL",
     ).get(serial) !== undefined;
+  }
+
+  /**
+   * Whether the certificate with `serial` and SHA-256 `fingerprint` is recorded and not revoked:
+   * both must match the record, so a certificate made with the CA key outside this database
+   * (even one reusing a recorded serial) is `unknown`.
+   */
+  recordStatus(serial: string, fingerprint: string): "issued" | "revoked" | "unknown" {
+    const row = this.#db.prepare(
+      "SELECT revoked_at FROM certificates WHERE serial = ? AND fingerprint = ?",
+    ).get(serial, fingerprint) as { revoked_at: string | null } | undefined;
+    if (!row) return "unknown";
+    return row.revoked_at ? "revoked" : "issued";
   }
 
   /** Every revoked serial. */

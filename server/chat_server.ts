@@ -21,11 +21,22 @@ import { RoomRegistry } from "./rooms.ts";
 import { route, type RouterContext } from "./router.ts";
 import type { ServerIdentity } from "./server_identity.ts";
 import { Session } from "./session.ts";
-import { ServerSetup, type SetupContext, type VerifiedClient } from "./setup.ts";
+import {
+  type RecordStatus,
+  ServerSetup,
+  type SetupContext,
+  type SetupRegistrar,
+  type VerifiedClient,
+} from "./setup.ts";
+import type { DeviceAdmin } from "./registrar.ts";
 
-/** Where the server learns about revocations (the CA's SQLite store, in production). */
-export interface RevocationSource {
-  isRevoked(serial: string): boolean;
+/**
+ * What the CA records (its SQLite store, in production): the server admits only certificates
+ * recorded as issued and not revoked, and closes sessions whose certificate is revoked.
+ */
+export interface CertificateRecords {
+  /** Whether the certificate with this serial and SHA-256 fingerprint is recorded. */
+  recordStatus(serial: string, fingerprint: string): RecordStatus;
   revokedSerials(): Set<string>;
   /** Changes whenever another process may have revoked something. */
   dataVersion(): number;
@@ -37,7 +48,9 @@ export interface ChatServerOptions {
   port: number;
   caCert: X509Certificate;
   identity: ServerIdentity;
-  revocations: RevocationSource;
+  records: CertificateRecords;
+  /** Enrolment, renewal and the device frames; without it they are refused. */
+  registrar?: SetupRegistrar & DeviceAdmin;
   limits?: Partial<ServerLimits>;
   logger?: Logger;
 }
@@ -56,10 +69,17 @@ export class ChatServer implements RouterContext {
   readonly #listener: TlsListener;
   readonly #log: Logger;
   readonly #setupContext: SetupContext;
-  readonly #revocations: RevocationSource;
+  readonly #records: CertificateRecords;
+  /** Enrolment, renewal and device administration, when the server has its CA. */
+  readonly devices: DeviceAdmin | undefined;
   /** Connections in set-up, with the monotonic time they were accepted. */
   readonly #pending = new Map<FramedConnection, number>();
+  /** Sessions by `user/device`. */
   readonly #sessions = new Map<string, Session>();
+  /** The same sessions by session id (direct key packages name the session). */
+  readonly #byId = new Map<string, Session>();
+  /** Sessions by user: one per device online. */
+  readonly #byUser = new Map<string, Set<Session>>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #revocationVersion: number;
@@ -68,16 +88,18 @@ export class ChatServer implements RouterContext {
   private constructor(options: ChatServerOptions, listener: TlsListener) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
-    this.#revocations = options.revocations;
-    this.#revocationVersion = options.revocations.dataVersion();
+    this.#records = options.records;
+    this.#revocationVersion = options.records.dataVersion();
+    this.devices = options.registrar;
     this.rooms = new RoomRegistry(this.limits.maxRoomMembers, this.limits.maxRoomsPerSession);
     const cache = new CertificateCache(options.caCert);
     this.#setupContext = {
       caCert: options.caCert,
       identity: options.identity,
-      isRevoked: (serial) => options.revocations.isRevoked(serial),
+      certificateStatus: (serial, fingerprint) => options.records.recordStatus(serial, fingerprint),
       verifyClientCertificate: (der: Uint8Array, now: Date): Promise<VerifiedCertificate> =>
         cache.verify(der, now),
+      registrar: options.registrar,
     };
     this.#listener = listener;
   }
@@ -120,9 +142,26 @@ export class ChatServer implements RouterContext {
     return { sessions: this.#sessions.size, pending: this.#pending.size, rooms: this.rooms.size };
   }
 
-  /** {@inheritDoc RouterContext.sessionOf} */
-  sessionOf(user: string): Session | undefined {
-    return this.#sessions.get(user);
+  /** {@inheritDoc RouterContext.sessionById} */
+  sessionById(id: string): Session | undefined {
+    const session = this.#byId.get(id);
+    return session && !session.ending ? session : undefined;
+  }
+
+  /** {@inheritDoc RouterContext.sessionsOf} */
+  sessionsOf(user: string): Session[] {
+    return [...this.#byUser.get(user) ?? []];
+  }
+
+  /**
+   * Closes at once every live session whose certificate is among `serials` (a device revoked
+   * from another session; revocations by `openchat ca revoke` are noticed by polling).
+   */
+  closeRevoked(serials: readonly string[]): void {
+    const revoked = new Set(serials);
+    for (const session of [...this.#sessions.values()]) {
+      if (revoked.has(session.serial)) this.#closeRevokedSession(session);
+    }
   }
 
   /**
@@ -136,7 +175,13 @@ export class ChatServer implements RouterContext {
   ): void {
     if (session.closed) return;
     session.closed = true;
-    if (this.#sessions.get(session.user) === session) this.#sessions.delete(session.user);
+    this.#byId.delete(session.id);
+    if (this.#sessions.get(session.key) === session) {
+      this.#sessions.delete(session.key);
+      const devices = this.#byUser.get(session.user);
+      devices?.delete(session);
+      if (devices?.size === 0) this.#byUser.delete(session.user);
+    }
     this.rooms.leaveAll(session, code ?? "quit");
     if (code) session.conn.sendFinal(encodeFrame({ type: "error", code, message, fatal: true }));
     session.ending = true;
@@ -228,6 +273,14 @@ export class ChatServer implements RouterContext {
     message: ClientMessage,
   ): Promise<Session | undefined> {
     const step = await setup.handle(message);
+    if (step.close) {
+      // Enrolled or renewed: the certificate is the whole answer; no session follows.
+      this.#pending.delete(conn);
+      if (step.reply) conn.sendFinal(encodeFrame(step.reply));
+      void conn.close(CLOSE_GRACE_MS);
+      this.#log.log("info", step.reply?.type ?? "setup_closed", { addr: conn.remote });
+      return undefined;
+    }
     if (step.reply) conn.sendMessage(step.reply);
     if (!step.verified) return undefined;
     this.#pending.delete(conn);
@@ -235,7 +288,8 @@ export class ChatServer implements RouterContext {
   }
 
   #register(client: VerifiedClient, conn: FramedConnection): Session {
-    const existing = this.#sessions.get(client.user);
+    const key = `${client.user}/${client.device}`;
+    const existing = this.#sessions.get(key);
     if (!existing && this.#sessions.size >= this.limits.maxSessions) {
       throw new ProtocolError("server_full");
     }
@@ -251,13 +305,18 @@ export class ChatServer implements RouterContext {
       this.closeSession(
         existing,
         "replaced",
-        "You logged in again elsewhere; this session was replaced",
+        "This device logged in again; this session was replaced",
       );
     }
-    this.#sessions.set(client.user, session);
+    this.#sessions.set(key, session);
+    this.#byId.set(id, session);
+    const devices = this.#byUser.get(client.user) ?? new Set<Session>();
+    devices.add(session);
+    this.#byUser.set(client.user, devices);
     session.send({
       type: "welcome",
       user: client.user,
+      device: client.device,
       session: id,
       limits: {
         maxFrameBytes: this.limits.maxFrameBytes,
@@ -268,6 +327,7 @@ export class ChatServer implements RouterContext {
     });
     this.#log.log("info", "auth_ok", {
       user: client.user,
+      device: client.device,
       session: id,
       serial: client.serial,
       addr: conn.remote,
@@ -373,23 +433,26 @@ export class ChatServer implements RouterContext {
     let version: number;
     let revoked: Set<string>;
     try {
-      version = this.#revocations.dataVersion();
+      version = this.#records.dataVersion();
       if (version === this.#revocationVersion) return;
-      revoked = this.#revocations.revokedSerials();
+      revoked = this.#records.revokedSerials();
     } catch (error) {
       this.#log.log("error", "revocation_check_failed", { error: (error as Error).message });
       return;
     }
     this.#revocationVersion = version;
     for (const session of [...this.#sessions.values()]) {
-      if (revoked.has(session.serial)) {
-        this.#log.log("warn", "revoked", {
-          user: session.user,
-          session: session.id,
-          serial: session.serial,
-        });
-        this.closeSession(session, "revoked");
-      }
+      if (revoked.has(session.serial)) this.#closeRevokedSession(session);
     }
+  }
+
+  #closeRevokedSession(session: Session): void {
+    this.#log.log("warn", "revoked", {
+      user: session.user,
+      device: session.device,
+      session: session.id,
+      serial: session.serial,
+    });
+    this.closeSession(session, "revoked");
   }
 }

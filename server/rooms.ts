@@ -72,10 +72,8 @@ export class RoomRegistry {
         type: "presence",
         room: name,
         event: "join",
-        user: session.user,
-        session: session.id,
         version: room.version,
-        announce: session.announce!,
+        ...session.describe(),
       }),
     );
     room.members.set(session.id, session);
@@ -83,8 +81,11 @@ export class RoomRegistry {
     return room;
   }
 
-  /** Removes `session` from `room`, telling the others why; empty rooms disappear. */
-  leave(session: Session, room: Room, reason?: string): void {
+  /**
+   * Removes `session` from `room`, telling the others why: `left` for a leave, anything else
+   * (`quit`, `replaced`, ...) says the session ended. Empty rooms disappear.
+   */
+  leave(session: Session, room: Room, reason = "left"): void {
     if (!room.members.delete(session.id)) return;
     session.rooms.delete(room);
     room.version += 1;
@@ -98,15 +99,16 @@ export class RoomRegistry {
         room: room.name,
         event: "leave",
         user: session.user,
+        device: session.device,
         session: session.id,
         version: room.version,
-        ...(reason ? { reason } : {}),
+        reason,
       }),
     );
   }
 
   /** Removes `session` from every room it is in. */
-  leaveAll(session: Session, reason?: string): void {
+  leaveAll(session: Session, reason: string): void {
     for (const room of [...session.rooms]) this.leave(session, room, reason);
   }
 
@@ -115,7 +117,7 @@ export class RoomRegistry {
     const members: MemberInfo[] = [];
     for (const member of room.members.values()) {
       if (member === except || member.ending) continue;
-      members.push({ user: member.user, session: member.id, announce: member.announce! });
+      members.push(member.describe());
     }
     return members;
   }

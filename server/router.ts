@@ -9,17 +9,30 @@
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
-import { type ClientMessage, MAX_LISTED_MEMBERS, type MemberInfo } from "../protocol/messages.ts";
+import {
+  type ClientMessage,
+  MAX_LISTED_DEVICES,
+  MAX_LISTED_MEMBERS,
+  MAX_PEER_SESSIONS,
+  type MemberInfo,
+} from "../protocol/messages.ts";
+import type { DeviceAdmin } from "./registrar.ts";
 import type { Room, RoomRegistry } from "./rooms.ts";
 import type { Session } from "./session.ts";
 
 /** What routing needs from the server. */
 export interface RouterContext {
   readonly rooms: RoomRegistry;
-  /** The current session of `user`, if online. */
-  sessionOf(user: string): Session | undefined;
+  /** The CA's device administration, when the server has its CA. */
+  readonly devices?: DeviceAdmin;
+  /** The current sessions of `user`, one per device online. */
+  sessionsOf(user: string): Session[];
+  /** The live session with this id, if any. */
+  sessionById(id: string): Session | undefined;
   /** Closes `session` after sending a fatal error. */
   closeSession(session: Session, code: ErrorCode, message?: string): void;
+  /** Closes at once the live sessions of these (just revoked) certificate serials. */
+  closeRevoked(serials: readonly string[]): void;
 }
 
 /** Sends a non-fatal error about one request (naming its message id or room, if any). */
@@ -37,7 +50,11 @@ function refuse(
  *
  * @throws {ProtocolError} for a fatal violation (the caller closes the session).
  */
-export function route(context: RouterContext, session: Session, message: ClientMessage): void {
+export function route(
+  context: RouterContext,
+  session: Session,
+  message: ClientMessage,
+): void | Promise<void> {
   switch (session.rate.take()) {
     case "accept":
       break;
@@ -55,6 +72,8 @@ export function route(context: RouterContext, session: Session, message: ClientM
   switch (message.type) {
     case "hello":
     case "auth":
+    case "enroll":
+    case "renew":
       throw new ProtocolError("unexpected", `"${message.type}" is only allowed during set-up`);
 
     case "announce": {
@@ -65,8 +84,33 @@ export function route(context: RouterContext, session: Session, message: ClientM
       const frame = encodeFrame({
         type: "announce",
         user: session.user,
+        device: session.device,
         session: session.id,
         announce: message.payload,
+      });
+      const told = new Set<Session>([session]);
+      for (const room of session.rooms) {
+        for (const member of room.members.values()) {
+          if (told.has(member)) continue;
+          told.add(member);
+          member.sendFrame(frame);
+        }
+      }
+      return;
+    }
+
+    case "agreement": {
+      if (session.announce === undefined) {
+        return refuse(session, "announce_required");
+      }
+      session.agreement = message.payload;
+      // Everyone who shares a room hears it once; they wrap their next keys to it.
+      const frame = encodeFrame({
+        type: "agreement",
+        user: session.user,
+        device: session.device,
+        session: session.id,
+        payload: message.payload,
       });
       const told = new Set<Session>([session]);
       for (const room of session.rooms) {
@@ -124,15 +168,19 @@ export function route(context: RouterContext, session: Session, message: ClientM
     }
 
     case "keys": {
-      const room = memberRoom(context, session, message.room);
-      if (!room) return;
+      // With a room: only to its members. Without: direct-message chains, to any live session.
+      const room = message.room === undefined
+        ? undefined
+        : memberRoom(context, session, message.room);
+      if (message.room !== undefined && !room) return;
       for (const item of message.items) {
-        const target = room.members.get(item.to);
+        const target = room ? room.members.get(item.to) : context.sessionById(item.to);
         if (!target || target === session) continue;
         target.send({
           type: "keys",
-          room: room.name,
+          ...(room ? { room: room.name } : {}),
           from: session.user,
+          device: session.device,
           session: session.id,
           payload: item.payload,
         });
@@ -152,6 +200,7 @@ export function route(context: RouterContext, session: Session, message: ClientM
         type: "msg",
         room: room.name,
         from: session.user,
+        device: session.device,
         session: session.id,
         ts: Date.now(),
         payload: message.payload,
@@ -162,16 +211,17 @@ export function route(context: RouterContext, session: Session, message: ClientM
     }
 
     case "dm": {
-      const target = context.sessionOf(message.to);
-      if (!target || target.ending) {
+      const online = context.sessionsOf(message.to).filter((candidate) => !candidate.ending);
+      if (online.length === 0) {
         return refuse(session, "no_such_user", { id: message.id }, `${message.to} is not online`);
       }
-      if (target.id !== message.session) {
-        return refuse(session, "stale_session", { id: message.id });
-      }
+      // The session must be one of `to`'s: a direct message never reaches another user.
+      const target = online.find((candidate) => candidate.id === message.session);
+      if (!target) return refuse(session, "stale_session", { id: message.id });
       target.send({
         type: "dm",
         from: session.user,
+        device: session.device,
         session: session.id,
         ts: Date.now(),
         payload: message.payload,
@@ -181,19 +231,50 @@ export function route(context: RouterContext, session: Session, message: ClientM
     }
 
     case "lookup": {
-      const target = context.sessionOf(message.user);
-      if (!target || target.ending || target.announce === undefined) {
+      const sessions = context.sessionsOf(message.user)
+        .filter((target) => !target.ending && target.announce !== undefined)
+        .slice(0, MAX_PEER_SESSIONS)
+        .map((target) => {
+          const { user: _user, ...described } = target.describe();
+          return described;
+        });
+      if (sessions.length === 0) {
         return refuse(session, "no_such_user", { id: message.id }, `${message.user} is not online`);
       }
-      session.send({
-        type: "peer",
-        id: message.id,
-        user: target.user,
-        session: target.id,
-        announce: target.announce,
-      });
+      session.send({ type: "peer", id: message.id, user: message.user, sessions });
       return;
     }
+
+    case "device_invite":
+      return deviceRequest(session, message.id, async () => {
+        const token = await admin(context).inviteDevice(
+          session.user,
+          message.device,
+          session.device,
+          new Date(),
+        );
+        session.send({ type: "device_invite", id: message.id, token });
+      });
+
+    case "devices":
+      return deviceRequest(session, message.id, () => {
+        const devices = admin(context).devices(session.user, new Date())
+          .slice(0, MAX_LISTED_DEVICES);
+        session.send({ type: "devices", id: message.id, devices });
+      });
+
+    case "device_revoke":
+      return deviceRequest(session, message.id, () => {
+        // Only devices of the session's own user: the name comes from its certificate.
+        const serials = admin(context).revokeDevice(
+          session.user,
+          message.device,
+          session.device,
+          new Date(),
+        );
+        session.send({ type: "device_revoked", id: message.id, device: message.device });
+        context.closeRevoked(serials);
+      });
 
     case "ping":
       session.send({ type: "pong" });
@@ -206,6 +287,29 @@ export function route(context: RouterContext, session: Session, message: ClientM
       const unreachable: never = message;
       throw new ProtocolError("unknown_type", `Unhandled ${JSON.stringify(unreachable)}`);
     }
+  }
+}
+
+function admin(context: RouterContext): DeviceAdmin {
+  if (!context.devices) {
+    throw new ProtocolError("unexpected", "This server does not manage devices");
+  }
+  return context.devices;
+}
+
+/** Runs a device request; a non-fatal refusal is answered as an error naming the request. */
+async function deviceRequest(
+  session: Session,
+  id: string,
+  work: () => void | Promise<void>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof ProtocolError && !error.fatal) {
+      return refuse(session, error.code, { id }, error.message);
+    }
+    throw error;
   }
 }
 
@@ -237,10 +341,8 @@ export function joinedFrames(room: string, version: number, members: MemberInfo[
   let bytes = 0;
   for (let i = 0; i <= members.length; i++) {
     const member = members[i];
-    // Names, session ids and announcements are ASCII: string length is byte length.
-    const size = member
-      ? member.user.length + member.session.length + member.announce.length + 48
-      : 0;
+    // Every field is ASCII, so the JSON text's length is its byte length.
+    const size = member ? JSON.stringify(member).length + 1 : 0;
     if (member && bytes + size <= budget && i - start < MAX_LISTED_MEMBERS) {
       bytes += size;
       continue;

@@ -6,7 +6,7 @@
  */
 
 import { encodeFrame } from "../protocol/framing.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { MemberInfo, ServerMessage } from "../protocol/messages.ts";
 import type { FramedConnection } from "../protocol/transport.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import type { Room } from "./rooms.ts";
@@ -17,6 +17,8 @@ import type { ServerLimits } from "./limits.ts";
 export class Session {
   /** The user name, from the certificate's CN. */
   readonly user: string;
+  /** The device label, from the certificate's device URI. */
+  readonly device: string;
   /** Certificate serial, for revocation checks. */
   readonly serial: string;
   /** Rooms this session is in. */
@@ -25,6 +27,10 @@ export class Session {
   readonly rate: RateLimiter;
   /** The latest session announcement (opaque; signed by the client for its peers). */
   announce: string | undefined;
+  /** The latest agreement statement (opaque: the session's replacement X25519 key). */
+  agreement: string | undefined;
+  /** A link by which another device of the same user vouches for this device (opaque). */
+  link: string | undefined;
   /** Monotonic time a ping was last sent and not yet answered by any frame. */
   pingSentAt: number | undefined;
   /** Set once the session is being closed; nothing more is queued for it. */
@@ -43,6 +49,7 @@ export class Session {
     private readonly onOverflow: (session: Session) => void,
   ) {
     this.user = client.user;
+    this.device = client.device;
     this.serial = client.serial;
     this.rate = new RateLimiter({
       ratePerSecond: limits.ratePerSecond,
@@ -59,6 +66,23 @@ export class Session {
       this.ending = true;
       queueMicrotask(() => this.onOverflow(this));
     }
+  }
+
+  /** How peers learn this session: who, its announcement and its latest keys. */
+  describe(): MemberInfo {
+    return {
+      user: this.user,
+      device: this.device,
+      session: this.id,
+      announce: this.announce!,
+      ...(this.agreement ? { agreement: this.agreement } : {}),
+      ...(this.link ? { link: this.link } : {}),
+    };
+  }
+
+  /** `user/device`: one session per device at a time. */
+  get key(): string {
+    return `${this.user}/${this.device}`;
   }
 
   /** Encodes and queues a message. */

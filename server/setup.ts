@@ -1,8 +1,10 @@
 /**
- * The server's side of session set-up, as explicit states: waiting for `hello`, then for
- * `auth`, then done. Each step consumes the state it needs and leaves the next; anything
+ * The server's side of session set-up, as explicit states: waiting for `hello`, then for one
+ * of `auth` (a login), `enroll` (redeem an invite) or `renew` (a new certificate for the same
+ * key), then done. Each step consumes the state it needs and leaves the next; anything
  * unexpected is a {@linkcode ProtocolError} naming what was expected. The only way out with a
- * user is a {@linkcode VerifiedClient}, which only {@linkcode ServerSetup} can make.
+ * user is a {@linkcode VerifiedClient}, which only {@linkcode ServerSetup} can make; `enroll`
+ * and `renew` end with a certificate and a closed connection, never a session.
  *
  * @module
  */
@@ -12,15 +14,18 @@ import { decodeB64Field } from "../protocol/fields.ts";
 import { signLabelled, verifyLabelled } from "../crypto/sign.ts";
 import {
   CertificateError,
+  certificateFingerprint,
   type CertificateProblem,
   type VerifiedCertificate,
   verifyCertificate,
   type X509Certificate,
 } from "../crypto/x509.ts";
+import { deviceOf } from "../protocol/devices.ts";
 import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import {
   CLIENT_PROOF_LABEL,
   clientProofData,
+  RENEW_PROOF_LABEL,
   SERVER_PROOF_LABEL,
   serverProofData,
 } from "../protocol/handshake.ts";
@@ -32,15 +37,29 @@ import {
 } from "../protocol/messages.ts";
 import { userNameProblem } from "../protocol/names.ts";
 import type { ServerIdentity } from "./server_identity.ts";
+import { RENEWAL_GRACE_MS } from "./authority.ts";
+
+/** What the CA records about a certificate (matched by serial and fingerprint together). */
+export type RecordStatus = "issued" | "revoked" | "unknown";
+
+/** Enrolment and renewal, as the CA does them (`registrar.ts`); refusals are `ProtocolError`s. */
+export interface SetupRegistrar {
+  /** Redeems the invite with `secret` for the request `csr`; returns the certificate DER. */
+  enroll(secret: Uint8Array, csr: Uint8Array, now: Date): Promise<Uint8Array>;
+  /** Issues a new certificate for the key of the verified `cert`; returns its DER. */
+  renew(cert: X509Certificate, user: string, device: string, now: Date): Promise<Uint8Array>;
+}
 
 /** What set-up needs from the server. */
 export interface SetupContext {
   readonly caCert: X509Certificate;
   readonly identity: ServerIdentity;
-  /** True when the CA has revoked the certificate with this serial. */
-  isRevoked(serial: string): boolean;
+  /** Whether the CA records the certificate with this serial and SHA-256 fingerprint. */
+  certificateStatus(serial: string, fingerprint: string): RecordStatus;
   /** Verifies a client certificate; the server may cache results (see `cert_cache.ts`). */
   verifyClientCertificate?(der: Uint8Array, now: Date): Promise<VerifiedCertificate>;
+  /** Enrolment and renewal; without it, `enroll` and `renew` are refused as unexpected. */
+  readonly registrar?: SetupRegistrar;
 }
 
 /** A client that proved who it is. Only {@linkcode ServerSetup} makes these. */
@@ -52,6 +71,8 @@ export class VerifiedClient {
     token: symbol,
     /** The user name: the certificate's CN, never a value the client claimed. */
     readonly user: string,
+    /** The device label: the certificate's `openchat:USER/DEVICE` URI. */
+    readonly device: string,
     /** The certificate's serial, for revocation. */
     readonly serial: string,
   ) {
@@ -61,8 +82,8 @@ export class VerifiedClient {
   }
 
   /** @internal */
-  static make(user: string, serial: string): VerifiedClient {
-    return new VerifiedClient(VerifiedClient.#token, user, serial);
+  static make(user: string, device: string, serial: string): VerifiedClient {
+    return new VerifiedClient(VerifiedClient.#token, user, device, serial);
   }
 }
 
@@ -70,12 +91,26 @@ export class VerifiedClient {
 export interface SetupStep {
   reply?: ServerMessage;
   verified?: VerifiedClient;
+  /** Set when the exchange is over (enrolled or renewed): close after the reply. */
+  close?: boolean;
 }
 
 type SetupState =
   | { step: "await_hello" }
-  | { step: "await_auth"; clientNonce: Uint8Array; serverNonce: Uint8Array }
+  | { step: "await_proof"; clientNonce: Uint8Array; serverNonce: Uint8Array }
   | { step: "done" };
+
+/** SHA-256 fingerprints of certificates seen before (the cache hands back the same object). */
+const fingerprints = new WeakMap<X509Certificate, Promise<string>>();
+
+function fingerprintOnce(cert: X509Certificate): Promise<string> {
+  let fingerprint = fingerprints.get(cert);
+  if (!fingerprint) {
+    fingerprint = certificateFingerprint(cert);
+    fingerprints.set(cert, fingerprint);
+  }
+  return fingerprint;
+}
 
 const CERTIFICATE_CODES: Record<CertificateProblem, ErrorCode> = {
   malformed: "bad_certificate",
@@ -104,16 +139,25 @@ export class ServerSetup {
     switch (state.step) {
       case "await_hello":
         if (message.type !== "hello") throw expected("hello", message.type);
-        return await this.#hello(message.version, message.nonce);
-      case "await_auth":
-        if (message.type !== "auth") throw expected("auth", message.type);
-        return await this.#auth(state.clientNonce, state.serverNonce, message, now);
+        return await this.#hello(message.version, message.nonce, message.ca === true);
+      case "await_proof":
+        this.#state = { step: "done" };
+        switch (message.type) {
+          case "auth":
+            return await this.#auth(state.clientNonce, state.serverNonce, message, now);
+          case "renew":
+            return await this.#renew(state.clientNonce, state.serverNonce, message, now);
+          case "enroll":
+            return await this.#enroll(message, now);
+          default:
+            throw expected("auth", message.type);
+        }
       case "done":
         throw new ProtocolError("unexpected", "Set-up is already complete");
     }
   }
 
-  async #hello(version: number, nonce: string): Promise<SetupStep> {
+  async #hello(version: number, nonce: string, withCa: boolean): Promise<SetupStep> {
     if (version !== PROTOCOL_VERSION) {
       throw new ProtocolError(
         "unsupported_version",
@@ -128,7 +172,7 @@ export class ServerSetup {
       SERVER_PROOF_LABEL,
       serverProofData(clientNonce, serverNonce),
     );
-    this.#state = { step: "await_auth", clientNonce, serverNonce };
+    this.#state = { step: "await_proof", clientNonce, serverNonce };
     return {
       reply: {
         type: "server_hello",
@@ -136,6 +180,7 @@ export class ServerSetup {
         nonce: toBase64Url(serverNonce, false),
         cert: toBase64Url(identity.certDer, false),
         signature: toBase64Url(signature, false),
+        ...(withCa ? { ca: toBase64Url(new Uint8Array(this.context.caCert.rawData), false) } : {}),
       },
     };
   }
@@ -146,41 +191,113 @@ export class ServerSetup {
     message: Extract<ClientMessage, { type: "auth" }>,
     now: Date,
   ): Promise<SetupStep> {
-    this.#state = { step: "done" };
+    const { verified, device } = await this.#prove(
+      clientNonce,
+      serverNonce,
+      message,
+      CLIENT_PROOF_LABEL,
+      now,
+      0,
+    );
+    // Checked last, so only the key's holder learns that the certificate is revoked or unknown.
+    const status = this.context.certificateStatus(
+      verified.serial,
+      await fingerprintOnce(verified.cert),
+    );
+    if (status === "revoked") throw new ProtocolError("revoked");
+    if (status === "unknown") throw new ProtocolError("unknown_certificate");
+    return { verified: VerifiedClient.make(verified.commonName, device, verified.serial) };
+  }
+
+  async #renew(
+    clientNonce: Uint8Array,
+    serverNonce: Uint8Array,
+    message: Extract<ClientMessage, { type: "renew" }>,
+    now: Date,
+  ): Promise<SetupStep> {
+    const registrar = this.#registrar("renew");
+    const { verified, device } = await this.#prove(
+      clientNonce,
+      serverNonce,
+      message,
+      RENEW_PROOF_LABEL,
+      now,
+      RENEWAL_GRACE_MS,
+    );
+    const der = await registrar.renew(verified.cert, verified.commonName, device, now);
+    return { reply: { type: "renewed", cert: toBase64Url(der, false) }, close: true };
+  }
+
+  async #enroll(
+    message: Extract<ClientMessage, { type: "enroll" }>,
+    now: Date,
+  ): Promise<SetupStep> {
+    const registrar = this.#registrar("enroll");
+    const secret = decodeB64Field(message.secret, "secret");
+    const csr = decodeB64Field(message.csr, "csr");
+    const der = await registrar.enroll(secret, csr, now);
+    return { reply: { type: "enrolled", cert: toBase64Url(der, false) }, close: true };
+  }
+
+  #registrar(what: string): SetupRegistrar {
+    if (!this.context.registrar) {
+      throw new ProtocolError("unexpected", `This server does not accept "${what}"`);
+    }
+    return this.context.registrar;
+  }
+
+  /**
+   * The checks `auth` and `renew` share, in order: the certificate (chain, dates, usage), its
+   * name, its device, then the signature over both nonces and the server certificate.
+   */
+  async #prove(
+    clientNonce: Uint8Array,
+    serverNonce: Uint8Array,
+    message: { cert: string; signature: string },
+    label: string,
+    now: Date,
+    expiredGraceMs: number,
+  ): Promise<{ verified: VerifiedCertificate; device: string }> {
     const der = decodeB64Field(message.cert, "cert");
     let verified: VerifiedCertificate;
+    let device: string;
     try {
-      verified = this.context.verifyClientCertificate
+      verified = expiredGraceMs === 0 && this.context.verifyClientCertificate
         ? await this.context.verifyClientCertificate(der, now)
-        : await verifyCertificate(der, this.context.caCert, { usage: "client", now });
+        : await verifyCertificate(der, this.context.caCert, {
+          usage: "client",
+          now,
+          expiredGraceMs,
+        });
+      if (userNameProblem(verified.commonName) !== undefined) {
+        throw new ProtocolError(
+          "bad_name",
+          `Certificate name ${
+            JSON.stringify(verified.commonName.slice(0, 40))
+          } is not a valid user name`,
+        );
+      }
+      device = deviceOf(verified.cert);
     } catch (error) {
       if (error instanceof CertificateError) {
         throw new ProtocolError(CERTIFICATE_CODES[error.code], error.message);
       }
       throw error;
     }
-    if (userNameProblem(verified.commonName) !== undefined) {
-      throw new ProtocolError(
-        "bad_name",
-        `Certificate name ${
-          JSON.stringify(verified.commonName.slice(0, 40))
-        } is not a valid user name`,
-      );
-    }
     const proof = await clientProofData(clientNonce, serverNonce, this.context.identity.certDer);
     const signature = decodeB64Field(message.signature, "signature");
-    if (!await verifyLabelled(verified.publicKey, CLIENT_PROOF_LABEL, proof, signature)) {
+    if (!await verifyLabelled(verified.publicKey, label, proof, signature)) {
       throw new ProtocolError("bad_signature");
     }
-    // Checked last, so only the key's holder learns that the certificate is revoked.
-    if (this.context.isRevoked(verified.serial)) throw new ProtocolError("revoked");
-    return { verified: VerifiedClient.make(verified.commonName, verified.serial) };
+    return { verified, device };
   }
 }
 
 function expected(wanted: string, got: string): ProtocolError {
   return new ProtocolError(
     "unexpected",
-    `Expected a "${wanted}" frame during set-up, received "${got}"`,
+    wanted === "auth"
+      ? `Expected "auth", "enroll" or "renew" during set-up, received "${got}"`
+      : `Expected a "${wanted}" frame during set-up, received "${got}"`,
   );
 }

@@ -107,10 +107,10 @@ Deno.test("ca list shows every certificate with name, serial, fingerprint, expir
     }
     const table = await openchat(["ca", "list", "--data-dir", data], { cwd: dir });
     assertEquals(table.code, 0);
-    assertMatch(table.stdout, /^NAME\s+SERIAL\s+STATUS\s+EXPIRES\s+FINGERPRINT/);
+    assertMatch(table.stdout, /^NAME\s+DEVICE\s+SERIAL\s+STATUS\s+EXPIRES\s+FINGERPRINT/);
     assertMatch(
       table.stdout,
-      /\nalice\s+[0-9a-f]{32}\s+valid\s+\d{4}-\d\d-\d\d\s+([0-9A-F]{2}:){31}[0-9A-F]{2}\n/,
+      /\nalice\s+main\s+[0-9a-f]{32}\s+valid\s+\d{4}-\d\d-\d\d\s+([0-9A-F]{2}:){31}[0-9A-F]{2}\n/,
     );
     const json = JSON.parse(
       (await openchat(["ca", "list", "--json", "--data-dir", data], { cwd: dir })).stdout,
@@ -153,7 +153,7 @@ Deno.test("ca revoke by name and by serial; the list shows it; repeats and unkno
     assertEquals(after.map((r: { status: string }) => r.status), ["revoked", "revoked"]);
     assertEquals(after[0].revoke_reason, "lost laptop");
     const table = await openchat(["ca", "list", "--data-dir", data], { cwd: dir });
-    assertMatch(table.stdout, /\nalice\s+[0-9a-f]+\s+revoked/);
+    assertMatch(table.stdout, /\nalice\s+main\s+[0-9a-f]+\s+revoked/);
 
     const before = await snapshot(data);
     const again = await openchat(["ca", "revoke", "alice", "--data-dir", data], { cwd: dir });
@@ -164,7 +164,7 @@ Deno.test("ca revoke by name and by serial; the list shows it; repeats and unkno
       assertEquals(result.code, 1, unknown);
       assertStringIncludes(
         result.stderr,
-        `No certificate was issued to a user or serial "${unknown}"`,
+        `No certificate was issued to a user, device or serial "${unknown}"`,
       );
     }
     assertEquals(await snapshot(data), before);
@@ -289,4 +289,185 @@ Deno.test("openchat --help and ca --help describe every command", async () => {
   const typo = await openchat(["ca", "isue"]);
   assertEquals(typo.code, 2);
   assertStringIncludes(typo.stderr, "(Did you mean issue?)");
+});
+
+Deno.test("ca issue --csr signs a request made by openssl req: the certificate carries that key, and nothing of the key reaches the CA", async () => {
+  await requireTool("openssl", ["version"]);
+  await initialised(async (dir, data) => {
+    const req = await run("openssl", [
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      `${dir}/bot-key.pem`,
+      "-out",
+      `${dir}/bot.csr`,
+      "-subj",
+      "/CN=bot",
+    ]);
+    assertEquals(req.code, 0, req.stderr);
+    const issued = await openchat(
+      ["ca", "issue", "bot", "--csr", `${dir}/bot.csr`, "--device", "ci", "--data-dir", data],
+      { cwd: dir },
+    );
+    assertEquals(issued.code, 0, issued.stderr);
+    assertStringIncludes(issued.stdout, "Issued a certificate to bot/ci");
+    assertStringIncludes(issued.stdout, `Wrote ${dir}/bot.crt: the certificate, then the CA`);
+    assertEquals(issued.stderr.includes("has held"), false);
+    // The certificate's key is the request's key.
+    const fromCert = await run("openssl", ["x509", "-in", `${dir}/bot.crt`, "-noout", "-pubkey"]);
+    const fromReq = await run("openssl", ["req", "-in", `${dir}/bot.csr`, "-noout", "-pubkey"]);
+    assertEquals(fromCert.stdout, fromReq.stdout);
+    const text = await run("openssl", ["x509", "-in", `${dir}/bot.crt`, "-noout", "-text"]);
+    assertStringIncludes(text.stdout, "URI:openchat:bot/ci");
+    const verified = await run("openssl", [
+      "verify",
+      "-CAfile",
+      `${data}/ca.pem`,
+      `${dir}/bot.crt`,
+    ]);
+    assertEquals(verified.code, 0, verified.stderr);
+    // `cat bot.crt bot-key.pem` is an identity file.
+    const identity = parseIdentityFile(
+      (await Deno.readTextFile(`${dir}/bot.crt`)) + (await Deno.readTextFile(`${dir}/bot-key.pem`)),
+    );
+    assert(
+      await privateKeyMatches(
+        parseCertificate(identity.certificate),
+        await importIdentityPrivateKey(identity.privateKey),
+      ),
+    );
+    // DER requests work too; a request naming someone else, or garbage, is refused.
+    await run("openssl", [
+      "req",
+      "-in",
+      `${dir}/bot.csr`,
+      "-outform",
+      "DER",
+      "-out",
+      `${dir}/bot.der`,
+    ]);
+    const der = await openchat(
+      [
+        "ca",
+        "issue",
+        "bot",
+        "--csr",
+        `${dir}/bot.der`,
+        "--out",
+        `${dir}/b2.crt`,
+        "--data-dir",
+        data,
+      ],
+      { cwd: dir },
+    );
+    assertEquals(der.code, 0, der.stderr);
+    const before = await snapshot(data);
+    const wrongName = await openchat(
+      ["ca", "issue", "carol", "--csr", `${dir}/bot.csr`, "--data-dir", data],
+      { cwd: dir },
+    );
+    assertEquals(wrongName.code, 1);
+    assertStringIncludes(wrongName.stderr, 'The request names "bot", not carol');
+    await Deno.writeTextFile(`${dir}/junk.csr`, "not a request");
+    const junk = await openchat(
+      ["ca", "issue", "carol", "--csr", `${dir}/junk.csr`, "--data-dir", data],
+      { cwd: dir },
+    );
+    assertEquals(junk.code, 1);
+    assertStringIncludes(junk.stderr, "not a PKCS#10 certificate signing request");
+    assertEquals(await snapshot(data), before);
+    // Without --csr the operator is told they have held the key.
+    const held = await openchat(["ca", "issue", "bot2", "--data-dir", data], { cwd: dir });
+    assertStringIncludes(held.stderr, "the CA operator has held it");
+  });
+});
+
+Deno.test("ca invite: refuses without a recorded or given address, checks --ttl at and past its edges, and devices revoke one by one", async () => {
+  await initialised(async (dir, data) => {
+    const before = await snapshot(data);
+    const none = await openchat(["ca", "invite", "alice", "--data-dir", data]);
+    assertEquals(none.code, 1);
+    assertStringIncludes(none.stderr, "No server address is recorded");
+    assertStringIncludes(none.stderr, "pass --server HOST:PORT");
+    assertEquals(none.stdout, "");
+    const cases: [string[], number, string][] = [
+      [["--ttl", "0m"], 2, "a duration is a positive whole number and a unit"],
+      [["--ttl", "soon"], 2, "a duration is a positive whole number"],
+      [["--ttl", "59s"], 2, "An invite lives from 1 minute to 7 days"],
+      [["--ttl", "8d"], 2, "An invite lives from 1 minute to 7 days"],
+      [["--ttl", "169h"], 2, "An invite lives from 1 minute to 7 days"],
+      [["--server", "nohost"], 2, "is not HOST:PORT"],
+      [["--device", "Phone"], 2, 'Invalid device label "Phone"'],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await openchat([
+        "ca",
+        "invite",
+        "alice",
+        "--server",
+        "chat.example.org:7443",
+        ...args,
+        "--data-dir",
+        data,
+      ]);
+      assertEquals(result.code, code, `${args.join(" ")}: ${result.stderr}`);
+      assertStringIncludes(result.stderr, message);
+    }
+    assertEquals(await snapshot(data), before);
+    for (const ttl of ["1m", "7d", "168h"]) {
+      const ok = await openchat([
+        "ca",
+        "invite",
+        "alice",
+        "--ttl",
+        ttl,
+        "--server",
+        "chat.example.org:7443",
+        "--server",
+        "[::1]:7443",
+        "--data-dir",
+        data,
+      ]);
+      assertEquals(ok.code, 0, `${ttl}: ${ok.stderr}`);
+    }
+    const listed = JSON.parse(
+      (await openchat(["ca", "list", "--invites", "--json", "--data-dir", data])).stdout,
+    );
+    assertEquals(listed.length, 3);
+
+    for (const device of ["laptop", "phone"]) {
+      const issued = await openchat(
+        [
+          "ca",
+          "issue",
+          "alice",
+          "--device",
+          device,
+          "--out",
+          `${dir}/${device}.pem`,
+          "--data-dir",
+          data,
+        ],
+        { cwd: dir },
+      );
+      assertEquals(issued.code, 0, issued.stderr);
+    }
+    const one = await openchat(["ca", "revoke", "alice/phone", "--data-dir", data]);
+    assertEquals(one.code, 0, one.stderr);
+    assertStringIncludes(one.stdout, "Revoked alice/phone");
+    assertEquals(one.stdout.includes("alice/laptop"), false);
+    const rest = await openchat(["ca", "revoke", "alice", "--data-dir", data]);
+    assertStringIncludes(rest.stdout, "Revoked alice/laptop");
+    const unknown = await openchat(["ca", "revoke", "alice/tablet", "--data-dir", data]);
+    assertEquals(unknown.code, 1);
+    assertStringIncludes(
+      unknown.stderr,
+      'No certificate was issued to a user, device or serial "alice/tablet"',
+    );
+  });
 });

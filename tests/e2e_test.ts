@@ -14,7 +14,7 @@ import { loadIdentity } from "../client/identity.ts";
 import { TrustStore } from "../client/trust_store.ts";
 import type { ClientEvent } from "../client/events.ts";
 import { Fernet } from "../crypto/fernet.ts";
-import { parseRoomMessage } from "../client/e2e/payloads.ts";
+import { parseMessage } from "../client/e2e/payloads.ts";
 
 interface World {
   dir: string;
@@ -174,7 +174,7 @@ Deno.test("three users chat end to end through a recording relay; the server see
       }
       // And the relayed payloads really are Fernet ciphertext under keys the server never had.
       const relayedMsg = relay.toClients("msg")[0]!;
-      const envelope = parseRoomMessage(String(relayedMsg.message.payload), "alice");
+      const envelope = parseMessage(String(relayedMsg.message.payload), "alice");
       assert(envelope.token.startsWith("gAAAAA"), "not a Fernet token");
 
       // Replay: the relay sends bob's copy of a message again. Bob reports it; his session goes on.
@@ -238,7 +238,9 @@ Deno.test("bob leaves: the chain state he held cannot decrypt alice's next messa
       const aliceSession = String(
         relay.toClients("welcome").find((f) => f.message.user === "alice")!.message.session,
       );
-      const held = [...bob.client.roomState("lobby")!.receivedChains(aliceSession)];
+      const held = [
+        ...bob.client.engine!.keySnapshot().received.get("lobby")?.get(aliceSession) ?? [],
+      ];
       assert(held.length > 0, "bob held no chain of alice's");
       bob.client.leave("lobby");
       await alice.members("lobby", ["alice", "carol"]);
@@ -247,7 +249,7 @@ Deno.test("bob leaves: the chain state he held cannot decrypt alice's next messa
       await alice.say("after bob left");
       await carol.next("message", (e) => e.text === "after bob left");
       const frame = relay.toClients("msg").filter((f) => f.message.from === "alice").at(-1)!;
-      const envelope = parseRoomMessage(String(frame.message.payload), "alice");
+      const envelope = parseMessage(String(frame.message.payload), "alice");
       assert(
         held.every((chain) => chain.epoch !== envelope.epoch),
         `the new message (epoch ${envelope.epoch}) reused an epoch bob holds (${
@@ -390,27 +392,34 @@ Deno.test("a peer whose key changed is flagged unverified until trusted", async 
       // Bob comes back with a new key (a new certificate from the same CA).
       bob = join(world, serve.port, "bob", await world.identity("bob"));
       const changed = await alice.next("key_changed", (e) => e.user === "bob");
-      assert(changed.fingerprint !== changed.previous);
+      assertEquals(changed.trusted.length, 1);
+      assert(!changed.trusted.includes(changed.fingerprint));
       await alice.members("lobby", ["alice", "bob"]);
       await bob.members("lobby", ["alice", "bob"]);
       await bob.say("second key");
-      assertEquals((await alice.next("message", (e) => e.text === "second key")).verified, false);
+      const second = await alice.next("message", (e) => e.text === "second key");
+      assertEquals([second.verified, second.trust], [false, "not_accepted"]);
 
       await alice.type("/whois bob");
       const whois = await alice.next("whois", (e) => e.user === "bob");
-      assertEquals([whois.state, whois.fingerprint, whois.trusted], [
-        "changed",
-        changed.fingerprint,
-        changed.previous,
-      ]);
-      await alice.type("/trust bob");
+      assertEquals(
+        whois.devices.map((d) => [d.fingerprint, d.trust]).sort(),
+        [[changed.trusted[0], "first_seen"], [changed.fingerprint, "not_accepted"]].sort(),
+      );
+      await alice.type(`/trust bob ${changed.fingerprint.slice(0, 23)}`);
       assertEquals((await alice.next("trusted")).fingerprint, changed.fingerprint);
       await bob.say("trusted now");
       assertEquals((await alice.next("message", (e) => e.text === "trusted now")).verified, true);
-      // The decision is remembered in alice's trust store.
+      // The decision is remembered in alice's trust store, beside the first key.
       const store = JSON.parse(await Deno.readTextFile(`${world.dir}/config-alice/trust.json`));
-      const section = Object.values(store)[0] as Record<string, { fingerprint: string }>;
-      assertEquals(section.bob!.fingerprint, changed.fingerprint);
+      const section = Object.values(store)[0] as Record<
+        string,
+        { devices: { fingerprint: string; state: string }[] }
+      >;
+      assertEquals(
+        section["bob"]!.devices.map((d) => [d.fingerprint, d.state]).sort(),
+        [[changed.trusted[0], "first_seen"], [changed.fingerprint, "verified"]].sort(),
+      );
     } finally {
       await Promise.all([alice.kill(), bob.kill()]);
     }

@@ -31,8 +31,14 @@ Deno.test("serve: creates its CA, prints what to do next, relays, logs without p
       const out = serve.stdout();
       assertStringIncludes(out, `Created a new CA in ${data}`);
       assertMatch(out, /CA fingerprint \(SHA-256\):\s+([0-9A-F]{2}:){31}[0-9A-F]{2}/);
-      assertStringIncludes(out, `openchat ca issue alice --data-dir ${data}`);
-      assertStringIncludes(out, `openchat join 127.0.0.1:${serve.port} --identity alice.pem`);
+      assertStringIncludes(out, `openchat ca invite alice --data-dir ${data}`);
+      assertStringIncludes(out, "openchat enroll TOKEN");
+      assertStringIncludes(out, `invites dial:              127.0.0.1:${serve.port}`);
+      // The address is recorded for `ca invite`.
+      assertEquals(
+        JSON.parse(await Deno.readTextFile(`${data}/server.json`)).address,
+        `127.0.0.1:${serve.port}`,
+      );
 
       for (const name of ["alice", "bob"]) {
         const issued = await openchat(["ca", "issue", name, "--data-dir", data], { cwd: dir });
@@ -66,7 +72,7 @@ Deno.test("serve: creates its CA, prints what to do next, relays, logs without p
       }
       assertMatch(
         log,
-        /event=auth_ok user=alice session=\S+ serial=[0-9a-f]+ addr=127\.0\.0\.1:\d+/,
+        /event=auth_ok user=alice device=main session=\S+ serial=[0-9a-f]+ addr=127\.0\.0\.1:\d+/,
       );
       assertStringIncludes(log, "event=shutdown");
       assert(!log.includes(marker), "a payload reached the log");
@@ -138,7 +144,14 @@ Deno.test("--help works on every command", async () => {
       ["serve", "--help"],
       ["ca", "--help"],
       ["ca", "init", "--help"],
+      ["ca", "invite", "--help"],
+      ["ca", "cancel-invite", "--help"],
       ["ca", "issue", "--help"],
+      ["enroll", "--help"],
+      ["renew", "--help"],
+      ["device", "--help"],
+      ["device", "add", "--help"],
+      ["join", "--help"],
       ["ca", "list", "--help"],
       ["ca", "revoke", "--help"],
     ]

@@ -26,6 +26,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     const alice = await RawClient.connect(fx.port, fx.caPem);
     const welcome = await alice.authenticate(fx.caPem, aliceId);
     assertEquals(welcome.user, "alice");
+    assertEquals(welcome.device, "main");
     assertMatch(welcome.session, /^[A-Za-z0-9_-]{22}$/);
     assertEquals(welcome.limits.maxFrameBytes, MAX_FRAME_BYTES);
     await alice.send({ type: "announce", payload: "alice-keys" });
@@ -39,6 +40,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     const joined = await bob.next("joined");
     assertEquals(joined.members, [{
       user: "alice",
+      device: "main",
       session: welcome.session,
       announce: "alice-keys",
     }]);
@@ -48,6 +50,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
       room: "lobby",
       event: "join",
       user: "bob",
+      device: "main",
       session: bobWelcome.session,
       version: 2,
       announce: "bob-keys",
@@ -72,8 +75,27 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
       type: "keys",
       room: "lobby",
       from: "alice",
+      device: "main",
       session: welcome.session,
       payload: "wrapped-for-bob",
+    });
+    // Without a room, key packages (direct-message chains) reach the named session, any room.
+    await alice.send({ type: "keys", items: [{ to: bobWelcome.session, payload: "direct" }] });
+    assertEquals(await bob.next("keys"), {
+      type: "keys",
+      from: "alice",
+      device: "main",
+      session: welcome.session,
+      payload: "direct",
+    });
+    // A replaced agreement key is kept, told to those who share a room, and described to newcomers.
+    await alice.send({ type: "agreement", payload: "1.new-key.sig" });
+    assertEquals(await bob.next("agreement"), {
+      type: "agreement",
+      user: "alice",
+      device: "main",
+      session: welcome.session,
+      payload: "1.new-key.sig",
     });
 
     // Direct message to the session bob is in now; a stale session id is refused.
@@ -99,8 +121,12 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
       type: "peer",
       id: "l1",
       user: "alice",
-      session: welcome.session,
-      announce: "alice-keys",
+      sessions: [{
+        device: "main",
+        session: welcome.session,
+        announce: "alice-keys",
+        agreement: "1.new-key.sig",
+      }],
     });
     await bob.send({ type: "who", room: "lobby" });
     assertEquals((await bob.next("who")).members, ["alice", "bob"]);
@@ -115,7 +141,7 @@ Deno.test("two users authenticate, join, relay payloads, and get acknowledgement
     await bob.send({ type: "leave", room: "lobby" });
     assertEquals((await bob.next("left")).room, "lobby");
     const left = await alice.next("presence", (m) => m.event === "leave");
-    assertEquals([left.user, left.session], ["bob", bobWelcome.session]);
+    assertEquals([left.user, left.session, left.reason], ["bob", bobWelcome.session, "left"]);
     await alice.send({ type: "msg", id: "m2", room: "lobby", payload: "to-nobody" });
     assertEquals((await alice.next("ack", (m) => m.id === "m2")).recipients, 0);
     await bob.send({ type: "msg", id: "m3", room: "lobby", payload: "not-a-member" });
@@ -294,8 +320,8 @@ const refusals: RefusalCase[] = [
   {
     what: "another protocol version",
     code: "unsupported_version",
-    message: "This server speaks protocol version 1, not 2",
-    act: (_fx, c) => c.send({ type: "hello", version: 2, nonce: "A".repeat(43) }),
+    message: "This server speaks protocol version 2, not 3",
+    act: (_fx, c) => c.send({ type: "hello", version: 3, nonce: "A".repeat(43) }),
   },
   {
     what: "a hello with a malformed nonce",
@@ -469,7 +495,7 @@ Deno.test("a second login of the same user replaces the older session, which is 
     await pair.alice.next("presence", (m) => m.user === "carol" && m.event === "join");
     const second = await joinedClient(fx.port, fx.caPem, carol);
     const error = await first.expectRefusal("replaced");
-    assertStringIncludes(error.message, "logged in again elsewhere");
+    assertStringIncludes(error.message, "This device logged in again");
     const leave = await pair.alice.next(
       "presence",
       (m) => m.user === "carol" && m.event === "leave",

@@ -176,7 +176,7 @@ Deno.test("the chat screen in tmux: typing survives arriving messages, Enter and
       const lines = await screen.waitFor(
         "the key-change warning and ⚠ in the prompt",
         (lines) =>
-          lines.some((line) => line.includes("WARNING: bob's key CHANGED")) &&
+          lines.some((line) => line.includes("WARNING: the key of bob's device main CHANGED")) &&
           lastLine(lines) === "[lobby ⚠ 2]>" && lines,
       );
       assertStringIncludes(lines.join("\n"), "run /trust bob");
@@ -185,7 +185,7 @@ Deno.test("the chat screen in tmux: typing survives arriving messages, Enter and
       await screen.waitFor(
         "the lock back after /trust",
         (lines) =>
-          lines.some((line) => line.includes("you now trust bob's key")) &&
+          lines.some((line) => line.includes("of bob's device main")) &&
           lastLine(lines) === PROMPT.trimEnd(),
       );
     });

@@ -1,6 +1,6 @@
 /**
  * The openchat server as the benchmark runs it: what `openchat serve` does (load the CA from a
- * data directory, the server certificate, the CA's revocation store, `ChatServer.start`), in
+ * data directory, the server certificate, the CA's records, `ChatServer.start`), in
  * its own process, with the per-session rate limit and the session and room sizes raised so a
  * load generator can saturate it. Every other check stays as shipped.
  *
@@ -35,7 +35,7 @@ async function main() {
     port: 0,
     caCert: ca.cert,
     identity,
-    revocations: ca.store,
+    records: ca.store,
     limits: BENCH_LIMITS,
   });
   reply_({ ok: true, port: server.addr.port, pid: Deno.pid });

@@ -12,18 +12,24 @@
 
 import process from "node:process";
 import { randomBytes } from "../../crypto/bytes.ts";
-import { derivePairwiseKeys, generateAgreementKeyPair } from "../../crypto/ecdh.ts";
 import { Fernet } from "../../crypto/fernet.ts";
-import { exportRawPublicKey, generateSessionSigningKeyPair } from "../../crypto/keys.ts";
+import { generateSessionSigningKeyPair } from "../../crypto/keys.ts";
 import { ReceivingChain, SendingChain } from "../../client/e2e/chains.ts";
 import {
-  openRoomMessage,
-  parseRoomMessage,
-  sealRoomMessage,
-  unwrapChainKey,
-  verifyRoomMessage,
-  wrapChainKey,
+  type MessageScope,
+  openMessage,
+  parseMessage,
+  sealMessage,
+  verifyMessage,
 } from "../../client/e2e/payloads.ts";
+import { OwnAgreementKeys } from "../../client/e2e/agreement.ts";
+import {
+  createEphemeral,
+  openKeyPackage,
+  parseKeyPackage,
+  sealKeyPackage,
+  verifyKeyPackage,
+} from "../../client/e2e/key_package.ts";
 import { round } from "../lib/stats.ts";
 
 /** What the crypto section is asked to do. */
@@ -165,14 +171,15 @@ export async function runCrypto(
   const signing = await generateSessionSigningKeyPair();
   const plain = { text: "x".repeat(200), ts: Date.now() };
   const room = "lobby";
+  const scope: MessageScope = { kind: "room", room };
   const session = "AAAAAAAAAAAAAAAAAAAAAA";
   // Sealing: the sender's next chain step, then Fernet and the Ed25519 signature.
   let { chain } = SendingChain.create(1);
   const seal = await rate(config.seconds, async (i) => {
     if (i % 100_000 === 0) chain = SendingChain.create(1).chain;
     const { n, messageKey } = await chain.nextKey();
-    return await sealRoomMessage({
-      room,
+    return await sealMessage({
+      scope,
       session,
       epoch: chain.epoch,
       n,
@@ -187,8 +194,8 @@ export async function runCrypto(
   for (let i = 0; i < 2000; i++) {
     const { n, messageKey } = await sender.nextKey();
     sealed.push(
-      await sealRoomMessage({
-        room,
+      await sealMessage({
+        scope,
         session,
         epoch: 7,
         n,
@@ -202,10 +209,10 @@ export async function runCrypto(
   const open = await rate(config.seconds, async (i) => {
     const index = i % sealed.length;
     if (index === 0) receiver = new ReceivingChain(7, initialKey.slice());
-    const envelope = parseRoomMessage(sealed[index]!, "alice");
-    await verifyRoomMessage(envelope, room, session, signing.publicKey, "alice");
+    const envelope = parseMessage(sealed[index]!, "alice");
+    await verifyMessage(envelope, scope, session, signing.publicKey, "alice");
     const key = await receiver.keyFor(envelope.n);
-    return await openRoomMessage(envelope, key, "alice");
+    return await openMessage(envelope, key, scope, "alice");
   });
 
   // Batched: what a client could do with several messages at hand (keys still taken in order).
@@ -217,8 +224,8 @@ export async function runCrypto(
     for (let k = 0; k < BATCH; k++) keys.push(await batchChain.nextKey());
     await Promise.all(
       keys.map(({ n, messageKey }) =>
-        sealRoomMessage({
-          room,
+        sealMessage({
+          scope,
           session,
           epoch: 1,
           n,
@@ -233,44 +240,67 @@ export async function runCrypto(
   const openBatched = await rate(config.seconds, async (i) => {
     const start = (i * BATCH) % sealed.length;
     if (start === 0) batchReceiver = new ReceivingChain(7, initialKey.slice());
-    const envelopes = sealed.slice(start, start + BATCH).map((p) => parseRoomMessage(p, "alice"));
+    const envelopes = sealed.slice(start, start + BATCH).map((p) => parseMessage(p, "alice"));
     await Promise.all(
-      envelopes.map((e) => verifyRoomMessage(e, room, session, signing.publicKey, "alice")),
+      envelopes.map((e) => verifyMessage(e, scope, session, signing.publicKey, "alice")),
     );
     const keys: Uint8Array[] = [];
     for (const e of envelopes) keys.push(await batchReceiver.keyFor(e.n));
-    await Promise.all(envelopes.map((e, k) => openRoomMessage(e, keys[k]!, "alice")));
+    await Promise.all(envelopes.map((e, k) => openMessage(e, keys[k]!, scope, "alice")));
   }, BATCH);
 
   log("crypto: a membership change in a room of 100 ...");
   const roomSize = 100;
-  const own = await generateAgreementKeyPair();
-  const ownPublic = await exportRawPublicKey(own.publicKey);
-  const wrapKeys: Fernet[] = [];
-  for (let i = 0; i < roomSize - 1; i++) {
-    const peer = await generateAgreementKeyPair();
-    const [wrap] = await derivePairwiseKeys(
-      own.privateKey,
-      ownPublic,
-      await exportRawPublicKey(peer.publicKey),
-      [
-        "openchat/v1 key-wrap",
-      ],
-    );
-    wrapKeys.push(Fernet.fromRawKey(wrap!));
-  }
+  // Each member's current agreement key, and the sender's session key signing the packages.
+  const peers: OwnAgreementKeys[] = [];
+  for (let i = 0; i < roomSize - 1; i++) peers.push(await OwnAgreementKeys.create(0));
+  const roster = new Uint8Array(32);
   let rotateMs = 0;
   let unwrapMs = 0;
   for (let r = 0; r < config.rotations + 1; r++) {
-    // Sending side, as ChatClient's rotation: a new chain, its key wrapped for each member.
+    // Sending side, as the engine's rotation: a new chain, its key sealed for each member.
     const t0 = performance.now();
     const fresh = SendingChain.create(r + 1);
+    const ephemeral = await createEphemeral();
+    const content = (to: string) => ({
+      kind: "room" as const,
+      scope: room,
+      senderSession: session,
+      recipient: to,
+      epoch: fresh.chain.epoch,
+      prevCount: 0,
+      version: r + 1,
+      rosterHash: roster,
+      chainKey: fresh.initialKey,
+    });
     const items = await Promise.all(
-      wrapKeys.map((key) => wrapChainKey(key, room, fresh.chain.epoch, fresh.initialKey)),
+      peers.map((peer, i) =>
+        sealKeyPackage({
+          content: content(`p${i}`),
+          ref: "a0",
+          recipientPublic: peer.current.publicKey,
+          ephemeral,
+          signingKey: signing.privateKey,
+        })
+      ),
     );
     const t1 = performance.now();
-    // Receiving side: every other member's new chain key (here all wrapped under our keys).
-    await Promise.all(items.map((item, i) => unwrapChainKey(wrapKeys[i]!, item, room, "peer")));
+    // Receiving side: every other member's new chain key (here all sealed by the same sender).
+    await Promise.all(items.map(async (item, i) => {
+      const envelope = parseKeyPackage(item, "peer");
+      await verifyKeyPackage(envelope, {
+        scope: room,
+        senderSession: session,
+        recipient: `p${i}`,
+        verifyKey: signing.publicKey,
+      }, "peer");
+      return await openKeyPackage(envelope, peers[i]!.current, {
+        kind: "room",
+        scope: room,
+        senderSession: session,
+        recipient: `p${i}`,
+      }, "peer");
+    }));
     const t2 = performance.now();
     if (r > 0) {
       rotateMs += t1 - t0;

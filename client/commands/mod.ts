@@ -4,6 +4,7 @@
  * @module
  */
 
+import { deviceCommands } from "./devices.ts";
 import { messageCommands } from "./messages.ts";
 import { type Command, CommandRegistry } from "./registry.ts";
 import { roomCommands } from "./rooms.ts";
@@ -48,5 +49,6 @@ export const commands: CommandRegistry = new CommandRegistry([
   ...roomCommands,
   ...messageCommands,
   ...trustCommands,
+  ...deviceCommands,
   ...sessionCommands.slice(1),
 ]);

@@ -12,7 +12,7 @@ export const trustCommands: Command[] = [
   {
     name: "whois",
     usage: "NAME",
-    help: "show NAME's key fingerprint and whether it matches the one you trust",
+    help: "list NAME's device keys, their fingerprints and whether you accept each",
     completesUser: true,
     run(context, args) {
       const [user] = firstWord(args);
@@ -22,13 +22,19 @@ export const trustCommands: Command[] = [
   },
   {
     name: "trust",
-    usage: "NAME",
-    help: "trust NAME's current key (compare /whois fingerprints out of band first)",
+    usage: "NAME FINGERPRINT",
+    help:
+      "accept exactly the key of NAME whose fingerprint starts with FINGERPRINT (at least 16 hex digits, compared out of band with NAME)",
     completesUser: true,
     async run(context, args) {
-      const [user] = firstWord(args);
-      if (!user) throw new CommandError("Usage: /trust NAME");
-      await context.client.trust(user);
+      const [user, rest] = firstWord(args);
+      const [fingerprint] = firstWord(rest);
+      if (!user || !fingerprint) {
+        throw new CommandError(
+          "Usage: /trust NAME FINGERPRINT (the fingerprint NAME read you out of band; /whois NAME lists them)",
+        );
+      }
+      await context.client.trust(user, fingerprint);
     },
   },
 ];

@@ -25,7 +25,7 @@
 
 import { randomBytes } from "../../crypto/bytes.ts";
 import type { KeyItem } from "../../protocol/messages.ts";
-import type { ClientEvent, DeviceInfo, TrustLevel } from "../events.ts";
+import type { ClientEvent, DeviceTrustInfo, TrustLevel } from "../events.ts";
 import { buildAgreementStatement, OwnAgreementKeys } from "./agreement.ts";
 import {
   ANNOUNCE_REFRESH_MS,
@@ -227,6 +227,13 @@ export class E2ESession {
     return new E2ESession(options, signing, agreement);
   }
 
+  /** The device certificate after a renewal (same key): later announcements carry it. */
+  renewed(certDer: Uint8Array): void {
+    this.#certDer = certDer;
+  }
+
+  #certDer: Uint8Array | undefined;
+
   /** Our session id. */
   get session(): string {
     return this.#options.session;
@@ -240,7 +247,7 @@ export class E2ESession {
       type: "announce",
       payload: await buildAnnouncement({
         who: { user: local.user, device: local.device, session },
-        certDer: local.certDer,
+        certDer: this.#certDer ?? local.certDer,
         deviceKey: local.privateKey,
         // The announcement always certifies the first key; later ones come as statements.
         agreementPublic: this.#initialAgreementPublic,
@@ -837,7 +844,7 @@ export class E2ESession {
   }
 
   #whoisEvent(user: string, online: boolean): ClientEvent {
-    const devices = new Map<string, DeviceInfo>();
+    const devices = new Map<string, DeviceTrustInfo>();
     const { local } = this.#options;
     if (user === local.user) {
       devices.set(local.keyFingerprint, {

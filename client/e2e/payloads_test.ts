@@ -1,136 +1,105 @@
 import { assertEquals, assertRejects, assertThrows } from "../../tests/support/assert.ts";
-import { Fernet } from "../../crypto/fernet.ts";
 import { generateSessionSigningKeyPair } from "../../crypto/keys.ts";
+import { SendingChain } from "./chains.ts";
 import { E2EError } from "./errors.ts";
 import {
-  openDirectMessage,
-  openRoomMessage,
-  parseRoomMessage,
-  sealDirectMessage,
-  sealRoomMessage,
-  unwrapChainKey,
-  verifyRoomMessage,
-  wrapChainKey,
+  MAX_TEXT_BYTES,
+  type MessageScope,
+  openMessage,
+  parseMessage,
+  sealMessage,
+  textFits,
+  verifyMessage,
 } from "./payloads.ts";
 
 const alice = await generateSessionSigningKeyPair();
-const mallory = await generateSessionSigningKeyPair();
-const S1 = "A".repeat(22);
-const S2 = "B".repeat(22);
-const key = crypto.getRandomValues(new Uint8Array(32));
+const A = "A".repeat(22);
+const B = "B".repeat(22);
+const ROOM: MessageScope = { kind: "room", room: "lobby" };
+const DIRECT: MessageScope = { kind: "direct", recipient: B };
 
-async function sealed(room = "lobby") {
-  return await sealRoomMessage({
-    room,
-    session: S1,
+async function sealed(scope: MessageScope, text = "hello", to?: string) {
+  const { chain } = SendingChain.create(3);
+  const { n, messageKey } = await chain.nextKey();
+  const payload = await sealMessage({
+    scope,
+    session: A,
     epoch: 3,
-    n: 5,
-    messageKey: key,
+    n,
+    messageKey: messageKey.slice(),
     signingKey: alice.privateKey,
-    plain: { text: "hi ✓", ts: 1_700_000_000_000 },
+    plain: { text, ts: 1_700_000_000_000, ...(to ? { to } : {}) },
   });
+  return { payload, messageKey };
 }
 
-Deno.test("a sealed room message verifies and opens to its plaintext", async () => {
-  const envelope = parseRoomMessage(await sealed(), "alice");
-  assertEquals([envelope.epoch, envelope.n], [3, 5]);
-  await verifyRoomMessage(envelope, "lobby", S1, alice.publicKey, "alice");
-  assertEquals(await openRoomMessage(envelope, key, "alice"), {
-    text: "hi ✓",
-    ts: 1_700_000_000_000,
-  });
-});
-
-Deno.test("a room message is refused when moved, renumbered, re-signed or re-keyed", async () => {
-  const payload = await sealed();
-  const envelope = parseRoomMessage(payload, "alice");
-  const renumbered = parseRoomMessage(payload.replace(/^3\.5\./, "3.6."), "alice");
-  const cases: [string, () => Promise<unknown>, string][] = [
-    [
-      "moved to another room",
-      () => verifyRoomMessage(envelope, "other", S1, alice.publicKey, "alice"),
-      "bad_signature",
-    ],
-    [
-      "claimed by another session",
-      () => verifyRoomMessage(envelope, "lobby", S2, alice.publicKey, "alice"),
-      "bad_signature",
-    ],
-    [
-      "renumbered (replay dodge)",
-      () => verifyRoomMessage(renumbered, "lobby", S1, alice.publicKey, "alice"),
-      "bad_signature",
-    ],
-    [
-      "checked with another member's key",
-      () => verifyRoomMessage(envelope, "lobby", S1, mallory.publicKey, "alice"),
-      "bad_signature",
-    ],
-    [
-      "opened with another key",
-      () => openRoomMessage(envelope, crypto.getRandomValues(new Uint8Array(32)), "alice"),
-      "undecryptable",
-    ],
-  ];
-  for (const [what, attempt, code] of cases) {
-    assertEquals((await assertRejects(attempt, E2EError, undefined, what)).code, code, what);
-  }
-  for (const bad of ["", "1.2.3", "x.1.t.s", "1.x.t.s", "99999999999.1.t.s", "1.1.t.***"]) {
-    const error = assertThrows(() => parseRoomMessage(bad, "alice"), E2EError, "Malformed", bad);
-    assertEquals(error.code, "bad_payload");
+Deno.test("a room message and a direct message seal and open, verified first", async () => {
+  for (const [scope, to] of [[ROOM, undefined], [DIRECT, "bob"]] as const) {
+    const { payload, messageKey } = await sealed(scope, "hi", to);
+    const envelope = parseMessage(payload, "alice");
+    await verifyMessage(envelope, scope, A, alice.publicKey, "alice");
+    const plain = await openMessage(envelope, messageKey, scope, "alice");
+    assertEquals(plain, { text: "hi", ts: 1_700_000_000_000, ...(to ? { to } : {}) });
   }
 });
 
-Deno.test("a direct message opens only for its session pair, with the right key and signature", async () => {
-  const directKey = new Fernet(Fernet.generateKey());
-  const payload = await sealDirectMessage({
-    fromSession: S1,
-    toSession: S2,
-    directKey,
-    signingKey: alice.privateKey,
-    plain: { text: "psst", ts: 1 },
-  });
-  const open = (over: Partial<Parameters<typeof openDirectMessage>[0]> = {}) =>
-    openDirectMessage({
-      payload,
-      from: "alice",
-      fromSession: S1,
-      toSession: S2,
-      directKey,
-      signingKey: alice.publicKey,
-      ...over,
-    });
-  assertEquals((await open()).plain, { text: "psst", ts: 1 });
-  const cases: [string, Partial<Parameters<typeof openDirectMessage>[0]>, string][] = [
-    ["redirected to another session", { toSession: "C".repeat(22) }, "bad_signature"],
-    ["from another session", { fromSession: S2 }, "bad_signature"],
-    ["signed by someone else", { signingKey: mallory.publicKey }, "bad_signature"],
-    ["another pair's key", { directKey: new Fernet(Fernet.generateKey()) }, "undecryptable"],
-    ["not a payload", { payload: "nonsense" }, "bad_payload"],
+Deno.test("a sealed message moved to another room, sender, recipient or kind does not verify", async () => {
+  const room = parseMessage((await sealed(ROOM)).payload, "alice");
+  const direct = parseMessage((await sealed(DIRECT, "x", "bob")).payload, "alice");
+  const cases: [typeof room, MessageScope, string][] = [
+    [room, { kind: "room", room: "other" }, A],
+    [room, ROOM, B],
+    [room, { kind: "direct", recipient: "lobby" }, A],
+    [direct, { kind: "direct", recipient: A }, A],
+    [direct, { kind: "room", room: B }, A],
   ];
-  for (const [what, over, code] of cases) {
-    assertEquals(
-      (await assertRejects(() => open(over), E2EError, undefined, what)).code,
-      code,
-      what,
+  for (const [envelope, scope, session] of cases) {
+    const error = await assertRejects(
+      () => verifyMessage(envelope, scope, session, alice.publicKey, "alice"),
+      E2EError,
     );
+    assertEquals(error.code, "bad_signature");
   }
 });
 
-Deno.test("a key package unwraps only in its own room and under its pair's key", async () => {
-  const wrapKey = new Fernet(Fernet.generateKey());
-  const chainKey = crypto.getRandomValues(new Uint8Array(32));
-  const payload = await wrapChainKey(wrapKey, "lobby", 9, chainKey);
-  assertEquals(await unwrapChainKey(wrapKey, payload, "lobby", "alice"), { epoch: 9, chainKey });
-  const moved = await assertRejects(
-    () => unwrapChainKey(wrapKey, payload, "other", "alice"),
-    E2EError,
-    "for lobby arrived in other",
-  );
-  assertEquals(moved.code, "bad_payload");
-  const wrong = await assertRejects(
-    () => unwrapChainKey(new Fernet(Fernet.generateKey()), payload, "lobby", "alice"),
+Deno.test("a direct message must name its recipient user; a room message must not", async () => {
+  const noTo = await sealed(DIRECT, "x");
+  const error = await assertRejects(
+    () => openMessage(parseMessage(noTo.payload, "a"), noTo.messageKey, DIRECT, "a"),
     E2EError,
   );
-  assertEquals(wrong.code, "undecryptable");
+  assertEquals(error.code, "bad_payload");
+  const withTo = await sealed(ROOM, "x", "bob");
+  const refused = await assertRejects(
+    () => openMessage(parseMessage(withTo.payload, "a"), withTo.messageKey, ROOM, "a"),
+    E2EError,
+  );
+  assertEquals(refused.code, "bad_payload");
+});
+
+Deno.test("parseMessage refuses non-canonical numbers and other shapes", async () => {
+  const { payload } = await sealed(ROOM);
+  const [, , token, signature] = payload.split(".");
+  for (
+    const bad of [
+      `03.0.${token}.${signature}`,
+      `3.00.${token}.${signature}`,
+      `3.-1.${token}.${signature}`,
+      `4294967296.0.${token}.${signature}`,
+      `3.0..${signature}`,
+      `3.0.${token}`,
+      `3.0.${token}.${signature}=`,
+      "",
+    ]
+  ) {
+    const error = assertThrows(() => parseMessage(bad, "alice"), E2EError);
+    assertEquals(error.code, "bad_payload", bad);
+  }
+});
+
+Deno.test("textFits() takes exactly MAX_TEXT_BYTES of UTF-8 and no more", () => {
+  assertEquals(textFits("x".repeat(MAX_TEXT_BYTES)), true);
+  assertEquals(textFits("x".repeat(MAX_TEXT_BYTES + 1)), false);
+  assertEquals(textFits("é".repeat(MAX_TEXT_BYTES / 2)), true);
+  assertEquals(textFits("é".repeat(MAX_TEXT_BYTES / 2) + "x"), false);
 });

@@ -104,12 +104,18 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
     case "error":
       return stamp(style.error(formatEvent(event)!));
     case "key_changed":
+    case "roster_mismatch":
+    case "gap":
       return stamp(style.warning(formatEvent(event)!));
+    case "device_accepted":
+      return stamp(formatEvent(event)!);
     case "trusted":
       return stamp(style.green(formatEvent(event)!));
     case "whois":
       return stamp(
-        event.state === "changed" ? style.warning(formatEvent(event)!) : formatEvent(event)!,
+        event.devices.some((device) => device.trust === "not_accepted")
+          ? style.warning(formatEvent(event)!)
+          : formatEvent(event)!,
       );
     case "who": {
       const members =
@@ -136,6 +142,9 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
       return stamp(style.dim(formatEvent(event)!));
     case "rooms":
     case "notice":
+    case "device_invite":
+    case "devices":
+    case "device_revoked":
       return stamp(formatEvent(event)!);
   }
 }

@@ -26,9 +26,27 @@ const message = (
     type: "message",
     room: "lobby",
     from: "bob",
+    device: "main",
     text,
     ts: TS,
     verified: true,
+    trust: "first_seen",
+    ...overrides,
+  }) as ClientEvent;
+
+const dm = (
+  text: string,
+  overrides: Partial<Extract<ClientEvent, { type: "dm" }>> = {},
+) =>
+  ({
+    type: "dm",
+    from: "bob",
+    device: "main",
+    to: "alice",
+    text,
+    ts: TS,
+    verified: true,
+    trust: "first_seen",
     ...overrides,
   }) as ClientEvent;
 
@@ -38,8 +56,8 @@ Deno.test("messages read exactly as formatEvent() words them when colour is off"
     message("waves", { action: true }),
     message("hi alice", { verified: false }),
     message("two\nlines"),
-    { type: "dm", from: "bob", to: "alice", text: "psst", ts: TS, verified: true },
-    { type: "dm", from: "bob", to: "alice", text: "nods", ts: TS, verified: false, action: true },
+    dm("psst"),
+    dm("nods", { verified: false, trust: "not_accepted", action: true }),
   ];
   for (const event of events) assertEquals(renderEvent(event, context()), formatEvent(event));
   assertEquals(renderEvent(message("hello"), context()), "[09:08:07] #lobby <bob> hello");
@@ -51,7 +69,7 @@ Deno.test("text from others is sanitized: no escape sequence reaches the termina
     for (
       const event of [
         message(evil),
-        { type: "dm", from: "bob", to: "alice", text: evil, ts: TS, verified: true },
+        dm(evil),
       ] as ClientEvent[]
     ) {
       const line = stripAnsi(renderEvent(event, context(colour))!);
@@ -110,10 +128,13 @@ Deno.test("colour: names by hash, times dim, errors red, key changes loud", () =
   const error = renderEvent({ type: "error", code: "x", message: "bad" }, context(true))!;
   assertStringIncludes(error, "\x1b[31m!! bad");
   const changed = renderEvent(
-    { type: "key_changed", user: "bob", fingerprint: "AA", previous: "BB" },
+    { type: "key_changed", user: "bob", device: "main", fingerprint: "AA", trusted: ["BB"] },
     context(true),
   )!;
-  assertStringIncludes(changed, "\x1b[1m\x1b[33m!! WARNING: bob's key CHANGED");
+  assertStringIncludes(
+    changed,
+    "\x1b[1m\x1b[33m!! WARNING: a device key of bob that you do not accept: bob/main AA",
+  );
   const unverified = renderEvent(message("hi", { verified: false }), context(true))!;
   assertStringIncludes(unverified, "\x1b[1m\x1b[33m[UNVERIFIED]");
 });
@@ -132,7 +153,7 @@ Deno.test("wantsBell(): direct messages and mentions from others only", () => {
   assertEquals(wantsBell(message("hi bob"), "alice"), false);
   assertEquals(wantsBell(message("note to self: alice", { from: "alice" }), "alice"), false);
   assertEquals(
-    wantsBell({ type: "dm", from: "bob", to: "alice", text: "x", ts: TS, verified: true }, "alice"),
+    wantsBell(dm("x"), "alice"),
     true,
   );
   assertEquals(wantsBell({ type: "notice", message: "alice" }, "alice"), false);
@@ -144,16 +165,34 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     { type: "members", room: "lobby", members: ["alice", "bob"] },
     { type: "join", room: "lobby", user: "bob" },
     { type: "leave", room: "lobby", user: "bob", reason: "kicked" },
-    { type: "trusted", user: "bob", fingerprint: "AA" },
+    { type: "trusted", user: "bob", device: "main", fingerprint: "AA" },
     { type: "rooms", rooms: [{ name: "lobby", members: 2 }] },
     { type: "who", room: "lobby", members: [{ user: "bob", verified: false }] },
     {
       type: "whois",
       user: "bob",
       online: true,
-      fingerprint: "AA",
-      trusted: "BB",
-      state: "changed",
+      devices: [
+        { device: "main", fingerprint: "AA", trust: "first_seen", online: true },
+        { device: "evil", fingerprint: "CC", trust: "not_accepted", online: true },
+      ],
+    },
+    { type: "gap", room: "lobby", from: "bob", device: "main", count: 2, reason: "missing" },
+    {
+      type: "roster_mismatch",
+      room: "lobby",
+      version: 4,
+      from: "bob",
+      device: "main",
+      ours: ["alice/main", "bob/main"],
+    },
+    {
+      type: "device_accepted",
+      user: "bob",
+      device: "phone",
+      fingerprint: "DD",
+      trust: "vouched",
+      by: "main",
     },
     { type: "status", state: "reconnecting", message: "Lost; reconnecting in 1.0 s", retryInMs: 1 },
     { type: "status", state: "closed", message: "Disconnected" },

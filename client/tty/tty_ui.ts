@@ -318,10 +318,10 @@ class ChatScreen {
       connected: !this.#closed && this.#client.sessionId !== undefined,
       ready: state?.ready ?? false,
       members: state
-        ? [...state.members.values()].map((member) => ({
+        ? state.members.map((member) => ({
           user: member.user,
-          status: member.status,
-          verified: this.#client.isVerified(member.user),
+          status: member.verified === null ? "failed" : "ready",
+          verified: member.verified,
         }))
         : [],
       sending: this.#pending.size,

@@ -43,9 +43,15 @@ export class ChatPeer {
     fx: ServerFixture,
     name: string,
     rooms = ["lobby"],
-    options: { reconnect?: boolean; outboxTimeoutMs?: number } = {},
+    options: {
+      reconnect?: boolean;
+      outboxTimeoutMs?: number;
+      /** Renew by itself (writing the fixture's identity file), deciding by this clock. */
+      clock?: () => Date;
+    } = {},
   ): Promise<ChatPeer> {
-    const identity = await loadIdentity(await fx.identityFile(await fx.issue(name)));
+    const identityPath = await fx.identityFile(await fx.issue(name));
+    const identity = await loadIdentity(identityPath);
     const configDir = await Deno.makeTempDir({ prefix: `openchat-peer-${name}-` });
     const trustStore = await TrustStore.open(configDir, identity.caFingerprint);
     const client = new ChatClient({
@@ -55,6 +61,7 @@ export class ChatPeer {
       rooms,
       reconnect: options.reconnect ?? false,
       outboxTimeoutMs: options.outboxTimeoutMs,
+      ...(options.clock ? { identityPath, clock: options.clock } : {}),
     });
     const peer = new ChatPeer(client, configDir);
     await client.start();

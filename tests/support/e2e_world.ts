@@ -12,12 +12,8 @@ import { CertificateCache } from "../../crypto/certificate_cache.ts";
 import { sha256 } from "../../crypto/kdf.ts";
 import { formatFingerprint } from "../../crypto/fingerprint.ts";
 import { randomBytes, toBase64Url } from "../../crypto/bytes.ts";
-import {
-  createCA,
-  issueUserCertificate,
-  type KeyedCertificate,
-  type X509Certificate,
-} from "../../crypto/x509.ts";
+import { createCA, issueUserCertificate, type KeyedCertificate } from "../../crypto/x509.ts";
+import { deviceOf, deviceUri } from "../../protocol/devices.ts";
 import type { ClientEvent } from "../../client/events.ts";
 import { E2ESession, type Outbound } from "../../client/e2e/engine.ts";
 import type { Inbound, MemberDescription } from "../../client/e2e/inbound.ts";
@@ -66,9 +62,6 @@ interface RoomRecord {
 /** What a test may do to a frame on its way to `to`: keep, replace (one or more) or drop ([]). */
 export type Intercept = (frame: Inbound, to: Party) => Inbound[] | undefined;
 
-/** Reads a device label from a certificate of this world (names carry it as `user#device`). */
-const devices = new WeakMap<X509Certificate, string>();
-
 /** The world. */
 export class World {
   readonly ca: KeyedCertificate;
@@ -96,8 +89,10 @@ export class World {
 
   /** Mints a device certificate (as the CA's operator can, for any name). */
   async mint(user: string, device = "main"): Promise<Device> {
-    const issued = await issueUserCertificate(this.ca, { name: user });
-    devices.set(issued.cert, device);
+    const issued = await issueUserCertificate(this.ca, {
+      name: user,
+      uris: [deviceUri(user, device)],
+    });
     const digest = await sha256(new Uint8Array(issued.cert.publicKey.rawData));
     return {
       user,
@@ -123,7 +118,7 @@ export class World {
       },
       session,
       verifyCert: (der, now) => this.#cache.verify(der, now),
-      deviceOf: (cert) => devices.get(cert) ?? this.#deviceByDer(cert),
+      deviceOf,
       trust: device.trust,
       now: () => this.clock,
     });
@@ -131,17 +126,6 @@ export class World {
     this.sessions.set(session, party);
     this.#fromClient(party, await engine.announce());
     return party;
-  }
-
-  #deviceByDer(cert: X509Certificate): string {
-    for (const party of this.sessions.values()) {
-      if (
-        party.device.issued.cert.rawData.byteLength === cert.rawData.byteLength &&
-        new Uint8Array(party.device.issued.cert.rawData).toHex() ===
-          new Uint8Array(cert.rawData).toHex()
-      ) return party.device.device;
-    }
-    throw new Error("unknown certificate");
   }
 
   /** The server's description of `party`. */

@@ -53,6 +53,14 @@ export class JoinProcess {
     return new JoinProcess(child);
   }
 
+  /**
+   * Starts `openchat join --json` with exactly `args` after `join` (for a bare join that uses
+   * what `openchat enroll` remembered: `["--config-dir", dir]`).
+   */
+  static startWith(args: string[]): JoinProcess {
+    return new JoinProcess(spawnOpenchat(["join", "--json", ...args], { stdin: "piped" }));
+  }
+
   /** What the process printed on standard error. */
   get stderr(): string {
     return this.#stderr;

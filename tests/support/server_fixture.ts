@@ -14,6 +14,8 @@ import {
 } from "../../crypto/x509.ts";
 import { CertificateAuthority } from "../../server/authority.ts";
 import { ChatServer } from "../../server/chat_server.ts";
+import { CaRegistrar } from "../../server/registrar.ts";
+import { DEFAULT_DEVICE, deviceUri } from "../../protocol/devices.ts";
 import type { ServerLimits } from "../../server/limits.ts";
 import { type Logger, type LogLevel, type LogValue } from "../../server/log.ts";
 import { ensureServerIdentity } from "../../server/server_identity.ts";
@@ -22,6 +24,7 @@ import { formatIdentityFile } from "../../protocol/identity_file.ts";
 /** What a test client needs to authenticate. */
 export interface TestIdentity {
   readonly name: string;
+  readonly device: string;
   readonly certDer: Uint8Array<ArrayBuffer>;
   readonly certPem: string;
   readonly keyPem: string;
@@ -43,17 +46,29 @@ export interface ServerFixture {
   readonly port: number;
   readonly dataDir: string;
   readonly logs: CapturedLog[];
-  /** Issues a user certificate from this server's CA (recorded, like `ca issue`). */
-  issue(name: string, options?: { days?: number; now?: Date }): Promise<TestIdentity>;
+  /**
+   * Issues a user certificate for `name`'s device (default `main`) from this server's CA,
+   * recorded like `ca issue` (with `record: false`, signed by the CA key but left out of the
+   * database, which the server must refuse).
+   */
+  issue(
+    name: string,
+    options?: { days?: number; now?: Date; device?: string; record?: boolean },
+  ): Promise<TestIdentity>;
   /** Writes an identity file for `identity` and returns its path. */
   identityFile(identity: TestIdentity): Promise<string>;
   close(): Promise<void>;
 }
 
 /** Turns an issued certificate into a {@linkcode TestIdentity}. */
-export async function toIdentity(name: string, issued: KeyedCertificate): Promise<TestIdentity> {
+export async function toIdentity(
+  name: string,
+  issued: KeyedCertificate,
+  device = DEFAULT_DEVICE,
+): Promise<TestIdentity> {
   return {
     name,
+    device,
     certDer: new Uint8Array(issued.cert.rawData),
     certPem: issued.certPem,
     keyPem: issued.privateKeyPem,
@@ -70,15 +85,18 @@ export async function startServer(limits: Partial<ServerLimits> = {}): Promise<S
   const logger: Logger = {
     log: (level, event, fields = {}) => logs.push({ level, event, fields }),
   };
+  let address = "127.0.0.1:0";
   const server = await ChatServer.start({
     hostname: "127.0.0.1",
     port: 0,
     caCert: ca.cert,
     identity,
-    revocations: ca.store,
+    records: ca.store,
+    registrar: new CaRegistrar(ca, () => [address]),
     limits,
     logger,
   });
+  address = server.address;
   return {
     server,
     ca,
@@ -87,19 +105,24 @@ export async function startServer(limits: Partial<ServerLimits> = {}): Promise<S
     dataDir,
     logs,
     async issue(name, options = {}) {
-      const { issued } = options.now
+      const device = options.device ?? DEFAULT_DEVICE;
+      const { issued } = options.record === false
         ? {
           issued: await issueUserCertificate(ca.issuer, {
             name,
+            uris: [deviceUri(name, device)],
             days: options.days ?? 30,
             now: options.now,
           }),
         }
-        : await ca.issueUser(name, options.days ?? 30, async () => {});
-      return await toIdentity(name, issued);
+        : await ca.issueUser(name, options.days ?? 30, async () => {}, {
+          device,
+          now: options.now,
+        });
+      return await toIdentity(name, issued, device);
     },
     async identityFile(identity) {
-      const path = `${dataDir}/${identity.name}-identity.pem`;
+      const path = `${dataDir}/${identity.name}-${identity.device}-identity.pem`;
       await Deno.writeTextFile(
         path,
         formatIdentityFile(identity.certPem, identity.keyPem, ca.certPem),
@@ -118,7 +141,10 @@ export async function startServer(limits: Partial<ServerLimits> = {}): Promise<S
 /** A CA unrelated to any server, for wrong-CA tests. */
 export async function foreignIdentity(name: string): Promise<TestIdentity> {
   const other = await createCA({ name: "Test CA" });
-  return await toIdentity(name, await issueUserCertificate(other, { name }));
+  return await toIdentity(
+    name,
+    await issueUserCertificate(other, { name, uris: [deviceUri(name, DEFAULT_DEVICE)] }),
+  );
 }
 
 /** The server's own certificate and key, which a user must not be able to log in with. */
