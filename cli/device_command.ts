@@ -14,6 +14,9 @@ import { IdentityError, loadIdentity } from "../client/identity.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import { CONFIG_DIR_HELP, resolveClientTarget } from "./client_target.ts";
 import { CliError, say } from "./common.ts";
+import { VouchStore } from "../client/vouches.ts";
+import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
+import { VOUCH_SECRET_BYTES } from "../protocol/invite_token.ts";
 
 /** How long to wait for the server's answer. */
 const ANSWER_TIMEOUT_MS = 15_000;
@@ -28,7 +31,9 @@ async function ask(
   address: string | undefined,
   options: TargetOptions,
   request: ClientMessage & { id: string },
-): Promise<{ answer: ServerMessage; user: string; device: string }> {
+): Promise<
+  { answer: ServerMessage; user: string; device: string; configDir: string; caFingerprint: string }
+> {
   const target = await resolveClientTarget({ address, ...options });
   const identity = await loadIdentity(target.identityPath).catch((error) => {
     throw error instanceof IdentityError ? new CliError(error.message) : error;
@@ -66,7 +71,13 @@ async function ask(
       link.send(request);
     });
     if (answer.type === "error") throw new CliError(`${answer.message} (${answer.code})`);
-    return { answer, user: identity.user, device: identity.device };
+    return {
+      answer,
+      user: identity.user,
+      device: identity.device,
+      configDir: target.configDir,
+      caFingerprint: identity.caFingerprint,
+    };
   } finally {
     await link.closeGracefully(200);
   }
@@ -83,17 +94,26 @@ export function deviceCommand() {
     .option("--identity <file>", IDENTITY_HELP)
     .option("--config-dir <dir>", CONFIG_DIR_HELP);
   add.action(async (label, address, options) => {
-    const { answer, user, device } = await ask(address, options, {
+    const { answer, user, device, configDir, caFingerprint } = await ask(address, options, {
       type: "device_invite",
       id: "d1",
       device: label,
     });
     if (answer.type !== "device_invite") throw new CliError("Unexpected answer");
-    say(answer.token);
+    // The vouching secret stays here and in the token; the server never sees it. With it, this
+    // device vouches for the new one's key once it has enrolled (next time this device joins).
+    const secret = randomBytes(VOUCH_SECRET_BYTES);
+    const vouches = await VouchStore.open(configDir, caFingerprint);
+    await vouches.addInvited(label, secret);
+    const token = `${answer.token}.${toBase64Url(secret, false)}`;
+    say(token);
     console.error(
       `Invite for ${user}/${label}, asked by ${user}/${device}; it works once, within 24 hours.`,
     );
-    console.error(`On the new device run:\n  openchat enroll ${answer.token}`);
+    console.error(`On the new device run:\n  openchat enroll ${token}`);
+    console.error(
+      `Once it has enrolled, this device vouches for it the next time it joins, so your contacts accept it without a prompt.`,
+    );
   });
 
   const list = new Command("list")

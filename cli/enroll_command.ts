@@ -15,6 +15,7 @@ import { decodeInviteToken, type InviteToken, TokenError } from "../protocol/inv
 import { defaultConfigDir } from "../util/paths.ts";
 import { ensurePrivateDir, exists, writeFileAtomic } from "../util/files.ts";
 import { CONFIG_DIR_HELP } from "./client_target.ts";
+import { VouchStore } from "../client/vouches.ts";
 import { CliError, EXIT_USAGE, say } from "./common.ts";
 
 /** `openchat enroll`. */
@@ -57,6 +58,11 @@ export function enrollCommand() {
         await ensurePrivateDir(dirname(out));
         await writeFileAtomic(out, enrolled.identityText, { createNew: !options.force });
         await writeClientConfig(configDir, { server: enrolled.address, identity: out });
+        if (token.vouch) {
+          // Kept to recognise the device that invited this one (it proves it held the token).
+          const vouches = await VouchStore.open(configDir, enrolled.identity.caFingerprint);
+          await vouches.setOwn(token.device, token.vouch);
+        }
       } catch (error) {
         throw new CliError(
           `The server issued the certificate, but writing it failed: ${

@@ -11,6 +11,7 @@ import { ChatClient } from "../client/chat_client.ts";
 import { SetupError } from "../client/connection.ts";
 import { IdentityError, loadIdentity } from "../client/identity.ts";
 import { runPipe } from "../client/pipe_ui.ts";
+import { VouchStore } from "../client/vouches.ts";
 import { TrustStore } from "../client/trust_store.ts";
 import { runTerminal } from "../client/tty/tty_ui.ts";
 import { isValidRoomName } from "../protocol/names.ts";
@@ -57,11 +58,16 @@ export function joinCommand() {
         .catch((error) => {
           throw new CliError((error as Error).message);
         });
+      const vouches = await VouchStore.open(target.configDir, identity.caFingerprint)
+        .catch((error) => {
+          throw new CliError((error as Error).message);
+        });
       const client = new ChatClient({
         endpoint: target.endpoint,
         identity,
         identityPath: target.identityPath,
         trustStore,
+        vouches,
         rooms: [options.room],
         reconnect: options.reconnect,
       });

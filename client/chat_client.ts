@@ -30,6 +30,10 @@ import type { Identity } from "./identity.ts";
 import { Outbox, OUTBOX_TIMEOUT_MS, type Outgoing } from "./outbox.ts";
 import { RENEW_RETRY_MS, renewalDue, renewIdentity } from "./renewal.ts";
 import type { TrustStore } from "./trust_store.ts";
+import type { VouchStore } from "./vouches.ts";
+import { answerLinkRequest } from "./vouching.ts";
+import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
+import { VOUCH_SECRET_BYTES } from "../protocol/invite_token.ts";
 import { writeFileAtomic } from "../util/files.ts";
 
 export { MAX_OUTBOX, MAX_RESEALS, OUTBOX_TIMEOUT_MS } from "./outbox.ts";
@@ -78,6 +82,11 @@ export interface ChatClientOptions {
   identityPath?: string;
   /** The clock renewal is decided by (tests move it); defaults to the real one. */
   clock?: () => Date;
+  /**
+   * The vouching secrets of this device (`vouches.ts`): with them it vouches for devices it
+   * invites, and recognises the device that invited it. Without, it does neither.
+   */
+  vouches?: VouchStore;
 }
 
 /** Everything that belongs to one connection and dies with it. */
@@ -183,11 +192,21 @@ export class ChatClient {
     return this.#connection?.engine.isVerified(user) ?? null;
   }
 
-  /** Subscribes to events; returns the unsubscribe function. */
+  /**
+   * Subscribes to events; returns the unsubscribe function. The first listener also gets what
+   * happened before it subscribed (a user interface subscribes after `start()`, which already
+   * connected and may have accepted a key).
+   */
   on(listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener);
+    const early = this.#early;
+    this.#early = undefined;
+    for (const event of early ?? []) deliver(listener, event);
     return () => this.#listeners.delete(listener);
   }
+
+  /** Events from before the first listener subscribed (bounded), kept for it. */
+  #early: ClientEvent[] | undefined = [];
 
   /**
    * Connects for the first time.
@@ -357,6 +376,7 @@ export class ChatClient {
     this.#connection = connection;
     this.#outbox.resetPace(welcome.limits, performance.now());
     this.#send(connection, await engine.announce());
+    if (welcome.link) await this.#ownLink(connection, welcome.link);
     for (const room of this.#rooms) link.send({ type: "join", room });
     this.#emit({
       type: "status",
@@ -475,6 +495,23 @@ export class ChatClient {
           }),
         );
         break;
+      case "link":
+        if (message.session === engine.session) await this.#ownLink(connection, message.link);
+        else this.#apply(connection, await engine.handle(message));
+        break;
+      case "link_requests":
+        await this.#vouch(connection, message.requests);
+        break;
+      case "device_linked": {
+        if (!connection.deviceRequests.delete(message.id)) break;
+        await this.#options.vouches?.removeInvited(message.device);
+        this.#emit({
+          type: "notice",
+          message:
+            `You vouched for ${this.user}/${message.device}: whoever accepts this device now accepts it too`,
+        });
+        break;
+      }
       case "left":
         this.#apply(connection, await engine.handle(message));
         this.#forgetRoom(message.room);
@@ -490,7 +527,16 @@ export class ChatClient {
         const device = connection.deviceRequests.get(message.id);
         if (device === undefined) break;
         connection.deviceRequests.delete(message.id);
-        this.#emit({ type: "device_invite", user: this.user, device, token: message.token });
+        let token = message.token;
+        const vouches = this.#options.vouches;
+        if (vouches) {
+          // A secret the server never sees: the new device proves with it that it holds this
+          // token, so this device can vouch for its key when it enrols.
+          const secret = randomBytes(VOUCH_SECRET_BYTES);
+          await vouches.addInvited(device, secret);
+          token = `${token}.${toBase64Url(secret, false)}`;
+        }
+        this.#emit({ type: "device_invite", user: this.user, device, token });
         break;
       }
       case "devices":
@@ -530,6 +576,38 @@ export class ChatClient {
     }
     this.#reportReady(connection);
     await this.#flush(connection);
+  }
+
+  /** The server holds a link for this device: accept the device that invited us, if proven. */
+  async #ownLink(connection: Connection, link: string): Promise<void> {
+    const secret = this.#options.vouches?.own(this.device);
+    if (!secret) return; // enrolled without a vouching secret: nobody invited it from a device
+    this.#apply(connection, await connection.engine.ownLink(link, secret));
+  }
+
+  /** Vouches for each device this one invited whose request proves its key. */
+  async #vouch(
+    connection: Connection,
+    requests: Extract<ServerMessage, { type: "link_requests" }>["requests"],
+  ): Promise<void> {
+    const vouches = this.#options.vouches;
+    if (!vouches) return;
+    for (const request of requests) {
+      const answer = await answerLinkRequest(
+        request,
+        this.#identity,
+        vouches,
+        this.#certificates,
+        new Date(),
+      );
+      if (answer.kind === "refused") {
+        this.#emit({ type: "error", code: "bad_link_request", message: answer.reason });
+      } else if (answer.kind === "link") {
+        const id = `d${this.#nextId++}`;
+        connection.deviceRequests.set(id, answer.device);
+        connection.link.send({ type: "device_link", id, device: answer.device, link: answer.link });
+      }
+    }
   }
 
   /** `ready` once per connection, when the first room can take messages. */
@@ -809,13 +887,19 @@ export class ChatClient {
 
   #emit(event: ClientEvent): void {
     if (event.type === "delivered") this.#checkIdle();
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A broken listener must not break the client.
-      }
-    }
+    if (this.#early && this.#early.length < MAX_EARLY_EVENTS) this.#early.push(event);
+    for (const listener of this.#listeners) deliver(listener, event);
+  }
+}
+
+/** Events kept for the first listener, at most. */
+export const MAX_EARLY_EVENTS = 1000;
+
+function deliver(listener: (event: ClientEvent) => void, event: ClientEvent): void {
+  try {
+    listener(event);
+  } catch {
+    // A broken listener must not break the client.
   }
 }
 

@@ -193,6 +193,7 @@ export class ServerLink {
     ca: { cert: X509Certificate; pem: string },
     secret: Uint8Array,
     csr: Uint8Array,
+    linkRequest?: string,
   ): Promise<Uint8Array> {
     const { stream, peerCertificate } = await nodeTls(endpoint, ca.pem);
     const link = new ServerLink(new FramedConnection(stream));
@@ -206,6 +207,7 @@ export class ServerLink {
           type: "enroll",
           secret: toBase64Url(secret, false),
           csr: toBase64Url(csr, false),
+          ...(linkRequest ? { link_request: linkRequest } : {}),
         });
         const reply = await link.#next();
         if (reply.type !== "enrolled") {

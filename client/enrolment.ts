@@ -27,6 +27,7 @@ import { formatIdentityFile } from "../protocol/identity_file.ts";
 import type { InviteToken } from "../protocol/invite_token.ts";
 import { type Endpoint, parseEndpoint, ServerLink, SetupError } from "./connection.ts";
 import { type Identity, parseIdentity } from "./identity.ts";
+import { linkRequest as makeLinkRequest } from "./e2e/device_link.ts";
 
 /** Enrolment failed; the message says why, and nothing was written. */
 export class EnrolmentError extends Error {
@@ -73,7 +74,23 @@ export async function enroll(token: InviteToken): Promise<Enrolled> {
   const caPem = encodePem(caDer, "CERTIFICATE");
   let certDer: Uint8Array;
   try {
-    certDer = await ServerLink.enroll(endpoint, { cert: ca, pem: caPem }, token.secret, csr);
+    // With a vouching secret (the invite came from another device of ours), prove to that
+    // device that this key is the one made with its token, so it can vouch for it.
+    const linkRequest = token.vouch
+      ? await makeLinkRequest(
+        token.vouch,
+        token.user,
+        token.device,
+        await sha256(new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey))),
+      )
+      : undefined;
+    certDer = await ServerLink.enroll(
+      endpoint,
+      { cert: ca, pem: caPem },
+      token.secret,
+      csr,
+      linkRequest,
+    );
   } catch (error) {
     throw asEnrolmentError(error, address);
   }

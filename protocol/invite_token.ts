@@ -12,6 +12,11 @@
  * u64       expiry, ms since the epoch
  * ```
  *
+ * A device that asks for an invite for another device of its user (`/device add`) appends a
+ * second part, `.` and the unpadded base64url of a 16-byte **vouching secret** it keeps and the
+ * server never sees: the new device proves it holds the token with it, so the old device can
+ * vouch for the new one's key (`client/e2e/device_link.ts`).
+ *
  * The decoder is strict: every length is checked, names follow the naming rules, addresses are
  * `host:port`, and nothing may follow the expiry. Any other input is refused with a
  * {@linkcode TokenError}, never another kind of exception.
@@ -29,6 +34,8 @@ export const TOKEN_PREFIX = "oc1.";
 export const INVITE_SECRET_BYTES = 16;
 /** Size of the CA fingerprint in a token. */
 export const CA_FINGERPRINT_BYTES = 32;
+/** Size of the vouching secret a device appends to an invite it asked for. */
+export const VOUCH_SECRET_BYTES = 16;
 /** Most addresses a token may carry. */
 export const MAX_TOKEN_ADDRESSES = 4;
 /** Longest address, `host:port`, in a token. */
@@ -50,6 +57,8 @@ export interface InviteToken {
   readonly secret: Uint8Array;
   /** When the invite stops working, ms since the epoch. */
   readonly expiresAt: number;
+  /** The vouching secret the inviting device appended, if a device asked for the invite. */
+  readonly vouch?: Uint8Array;
 }
 
 /** A token could not be read; the message says what is wrong with it. */
@@ -102,7 +111,11 @@ export function encodeInviteToken(token: InviteToken): string {
     token.secret,
     uint64be(token.expiresAt),
   );
-  return TOKEN_PREFIX + toBase64Url(bytes, false);
+  if (token.vouch !== undefined && token.vouch.length !== VOUCH_SECRET_BYTES) {
+    throw new RangeError("The vouching secret is 16 bytes");
+  }
+  return TOKEN_PREFIX + toBase64Url(bytes, false) +
+    (token.vouch ? `.${toBase64Url(token.vouch, false)}` : "");
 }
 
 /**
@@ -116,11 +129,18 @@ export function decodeInviteToken(text: string): InviteToken {
   if (!trimmed.startsWith(TOKEN_PREFIX)) {
     throw new TokenError(`An invite starts with "${TOKEN_PREFIX}"; this is not an invite`);
   }
+  const parts = trimmed.slice(TOKEN_PREFIX.length).split(".");
+  if (parts.length > 2) throw new TokenError("The invite is damaged (too many parts)");
   let bytes: Uint8Array;
+  let vouch: Uint8Array | undefined;
   try {
-    bytes = fromBase64Url(trimmed.slice(TOKEN_PREFIX.length), false);
+    bytes = fromBase64Url(parts[0]!, false);
+    if (parts[1] !== undefined) vouch = fromBase64Url(parts[1], false);
   } catch {
     throw new TokenError("The invite is damaged (not base64url); copy the whole line again");
+  }
+  if (vouch !== undefined && vouch.length !== VOUCH_SECRET_BYTES) {
+    throw new TokenError("The invite's vouching part is damaged; copy the whole line again");
   }
   const reader = new Reader(bytes);
   if (reader.u8() !== FORMAT_VERSION) {
@@ -146,7 +166,7 @@ export function decodeInviteToken(text: string): InviteToken {
   const secret = reader.bytes(INVITE_SECRET_BYTES);
   const expiresAt = reader.u64();
   if (!reader.done) throw new TokenError("The invite is damaged (extra bytes at its end)");
-  return { addresses, caFingerprint, user, device, secret, expiresAt };
+  return { addresses, caFingerprint, user, device, secret, expiresAt, ...(vouch ? { vouch } : {}) };
 }
 
 class Reader {

@@ -44,6 +44,10 @@ export const MAX_PAYLOAD_CHARS = 60_000;
 export const MAX_AGREEMENT_CHARS = 256;
 /** Largest device link (one device vouching for another; opaque to the server). */
 export const MAX_LINK_CHARS = 2048;
+/** Size of a link request (an HMAC-SHA256). */
+export const LINK_REQUEST_BYTES = 32;
+/** Most link requests in one `link_requests` frame. */
+export const MAX_LINK_REQUESTS = 16;
 /** Largest wrapped chain key addressed to one member. */
 export const MAX_KEY_PAYLOAD_CHARS = 1024;
 /** Most key items in one `keys` frame (the frame size limit usually binds first). */
@@ -72,13 +76,18 @@ export type ClientMessage =
   /** With `ca: true` the server's answer carries its CA certificate (for enrolment). */
   | { type: "hello"; version: number; nonce: string; ca?: boolean }
   | { type: "auth"; cert: string; signature: string }
-  /** Redeems an invite: its secret and a PKCS#10 request; answered by `enrolled`. */
-  | { type: "enroll"; secret: string; csr: string }
+  /**
+   * Redeems an invite: its secret and a PKCS#10 request; answered by `enrolled`. With
+   * `link_request` (opaque), the device that asked for the invite can vouch for the new key.
+   */
+  | { type: "enroll"; secret: string; csr: string; link_request?: string }
   /** Asks for a new certificate for the same key; answered by `renewed`. */
   | { type: "renew"; cert: string; signature: string }
   | { type: "device_invite"; id: string; device: string }
   | { type: "devices"; id: string }
   | { type: "device_revoke"; id: string; device: string }
+  /** A link by which this device vouches for another device of its user (opaque here). */
+  | { type: "device_link"; id: string; device: string; link: string }
   | { type: "announce"; payload: string }
   | { type: "join"; room: string }
   | { type: "leave"; room: string }
@@ -135,6 +144,15 @@ export interface DeviceInfo {
   invitedBy?: string;
 }
 
+/** A device that enrolled with an invite this device asked for, waiting to be vouched for. */
+export interface LinkRequestInfo {
+  device: string;
+  /** Its certificate (DER, b64u): the key to vouch for. */
+  cert: string;
+  /** Its proof of holding the invite (opaque to the server, b64u). */
+  request: string;
+}
+
 /** Limits the server tells a client in `welcome`, so a client can stay inside them. */
 export interface WireLimits {
   maxFrameBytes: number;
@@ -154,7 +172,15 @@ export type ServerMessage =
     /** The CA certificate (DER, b64u), when `hello` asked for it. */
     ca?: string;
   }
-  | { type: "welcome"; user: string; device: string; session: string; limits: WireLimits }
+  | {
+    type: "welcome";
+    user: string;
+    device: string;
+    session: string;
+    limits: WireLimits;
+    /** The link by which another device vouched for this one, if any. */
+    link?: string;
+  }
   /** The certificate issued by `enroll`; the server then closes the connection. */
   | { type: "enrolled"; cert: string }
   /** The certificate issued by `renew`; the server then closes the connection. */
@@ -208,6 +234,11 @@ export type ServerMessage =
   | { type: "device_invite"; id: string; token: string }
   | { type: "devices"; id: string; devices: DeviceInfo[] }
   | { type: "device_revoked"; id: string; device: string }
+  /** Devices this device invited that enrolled and wait for it to vouch for them. */
+  | { type: "link_requests"; requests: LinkRequestInfo[] }
+  | { type: "device_linked"; id: string; device: string }
+  /** A device got a link after its session was described: to its co-members and itself. */
+  | { type: "link"; user: string; device: string; session: string; link: string }
   | { type: "ping" }
   | { type: "pong" };
 
@@ -280,11 +311,23 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
         cert: b64VarField(f, "cert", MAX_CERT_BYTES),
         signature: b64VarField(f, "signature", MAX_SIGNATURE_BYTES),
       };
-    case "enroll":
-      return {
+    case "enroll": {
+      const message: ClientMessage = {
         type: "enroll",
         secret: b64Field(f, "secret", ENROLL_SECRET_BYTES),
         csr: b64VarField(f, "csr", MAX_REQUEST_BYTES),
+      };
+      if (f.link_request !== undefined) {
+        message.link_request = b64Field(f, "link_request", LINK_REQUEST_BYTES);
+      }
+      return message;
+    }
+    case "device_link":
+      return {
+        type: "device_link",
+        id: idField(f),
+        device: device(f),
+        link: payloadField(f, "link", MAX_LINK_CHARS),
       };
     case "device_invite":
     case "device_revoke":
@@ -404,7 +447,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       return { type: f.type, cert: b64VarField(f, "cert", MAX_CERT_BYTES) };
     case "welcome": {
       const limits = objectOf(f.limits, "limits");
-      return {
+      const welcome: ServerMessage = {
         type: "welcome",
         user: userField(f),
         device: device(f),
@@ -416,6 +459,8 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
           idleTimeoutMs: intField(limits, "idleTimeoutMs", 1, 2 ** 31),
         },
       };
+      if (f.link !== undefined) welcome.link = payloadField(f, "link", MAX_LINK_CHARS);
+      return welcome;
     }
     case "error": {
       const code = f.code;
@@ -558,7 +603,25 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         devices: arrayField(f, "devices", MAX_LISTED_DEVICES, deviceInfo),
       };
     case "device_revoked":
-      return { type: "device_revoked", id: idField(f), device: device(f) };
+    case "device_linked":
+      return { type: f.type, id: idField(f), device: device(f) };
+    case "link_requests":
+      return {
+        type: "link_requests",
+        requests: arrayField(f, "requests", MAX_LINK_REQUESTS, (item) => ({
+          device: device(item),
+          cert: b64VarField(item, "cert", MAX_CERT_BYTES),
+          request: b64Field(item, "request", LINK_REQUEST_BYTES),
+        })),
+      };
+    case "link":
+      return {
+        type: "link",
+        user: userField(f),
+        device: device(f),
+        session: session(f),
+        link: payloadField(f, "link", MAX_LINK_CHARS),
+      };
     case "ping":
     case "pong":
       return { type: f.type };

@@ -524,6 +524,7 @@ export class CertificateAuthority {
     secret: Uint8Array,
     request: Uint8Array,
     now = new Date(),
+    linkRequest?: string,
   ): Promise<IssuedCertificate> {
     const hash = await inviteHash(secret);
     const invite = this.store.invite(hash);
@@ -549,6 +550,17 @@ export class CertificateAuthority {
       invitedBy: invite!.invitedBy,
       claim: hash,
     });
+    if (invite!.invitedBy && linkRequest) {
+      // Opaque here: only the inviting device can check it (it holds the vouching secret).
+      this.store.recordLinkRequest(
+        record.name,
+        record.device,
+        record.keyFingerprint,
+        invite!.invitedBy,
+        linkRequest,
+        now,
+      );
+    }
     return { cert, certPem, record };
   }
 
@@ -670,6 +682,26 @@ export class CertificateAuthority {
       notAfter: record.notAfter,
       invitedBy: record.invitedBy,
     }));
+  }
+
+  /**
+   * Devices of `name` that its device `invitedBy` invited and has not vouched for yet, with
+   * their current certificate (the key to vouch for).
+   */
+  pendingLinks(
+    name: string,
+    invitedBy: string,
+  ): { device: string; certPem: string; request: string }[] {
+    const pending = [];
+    for (const link of this.store.pendingLinks(name, invitedBy)) {
+      const current = this.store.byDevice(name, link.device).reverse().find((record) =>
+        !record.revokedAt && record.keyFingerprint === link.keyFingerprint
+      );
+      if (current) {
+        pending.push({ device: link.device, certPem: current.certPem, request: link.request });
+      }
+    }
+    return pending;
   }
 
   /** Closes the database. */

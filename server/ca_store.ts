@@ -18,7 +18,7 @@ export const DATABASE_FILE = "openchat.db";
 /** How long a writer waits for another process's lock before giving up. */
 export const BUSY_TIMEOUT_MS = 5_000;
 /** Version 2 added devices, invites and the CA fingerprint; version 1 files are upgraded. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** One issued certificate as the CA remembers it. */
 export interface CertificateRecord {
@@ -164,6 +164,33 @@ const UPGRADE_TO_V2 = `
   UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
 
+/**
+ * Version 3: device links. An enrolment by an invite a device asked for leaves that device a
+ * request (opaque to the server), and the link it signs in answer is kept here and handed to
+ * peers with the new device's sessions.
+ */
+const UPGRADE_TO_V3 = `
+  CREATE TABLE IF NOT EXISTS device_links (
+    name TEXT NOT NULL,
+    device TEXT NOT NULL,
+    key_fingerprint TEXT NOT NULL,
+    invited_by TEXT NOT NULL,
+    request TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    link TEXT,
+    linked_at TEXT,
+    PRIMARY KEY (name, device, key_fingerprint)
+  );
+  UPDATE meta SET value = '3' WHERE key = 'schema';
+`;
+
+/** A device waiting to be vouched for by the device that invited it. */
+export interface PendingLink {
+  readonly device: string;
+  readonly keyFingerprint: string;
+  readonly request: string;
+}
+
 /** Options of {@linkcode CaStore.open}. */
 export interface OpenOptions {
   /** Create the file when it does not exist (only when a CA is being made). Default false. */
@@ -202,6 +229,10 @@ export class CaStore {
           | { value: string }
           | undefined;
         if (before?.value === "1") db.exec(UPGRADE_TO_V2);
+        const middle = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+          | { value: string }
+          | undefined;
+        if (middle?.value === "2") db.exec(UPGRADE_TO_V3);
         db.exec("COMMIT");
       } catch (error) {
         db.exec("ROLLBACK");
@@ -413,6 +444,63 @@ export class CaStore {
     ).get(serial, fingerprint) as { revoked_at: string | null } | undefined;
     if (!row) return "unknown";
     return row.revoked_at ? "revoked" : "issued";
+  }
+
+  /** Records that `name`'s `device` (key `keyFingerprint`) asks `invitedBy` to vouch for it. */
+  recordLinkRequest(
+    name: string,
+    device: string,
+    keyFingerprint: string,
+    invitedBy: string,
+    request: string,
+    at: Date,
+  ): void {
+    this.#db.prepare(`
+      INSERT OR REPLACE INTO device_links
+        (name, device, key_fingerprint, invited_by, request, requested_at)
+      VALUES (?, ?, ?, ?, ?, ?)
+    `).run(name, device, keyFingerprint, invitedBy, request, at.toISOString());
+  }
+
+  /** Devices of `name` that `invitedBy` invited and has not vouched for yet. */
+  pendingLinks(name: string, invitedBy: string): PendingLink[] {
+    const rows = this.#db.prepare(`
+      SELECT device, key_fingerprint, request FROM device_links
+      WHERE name = ? AND invited_by = ? AND link IS NULL ORDER BY requested_at
+    `).all(name, invitedBy) as unknown as {
+      device: string;
+      key_fingerprint: string;
+      request: string;
+    }[];
+    return rows.map((row) => ({
+      device: row.device,
+      keyFingerprint: row.key_fingerprint,
+      request: row.request,
+    }));
+  }
+
+  /**
+   * Stores the link `invitedBy` signed for `name`'s `device` (its latest request).
+   *
+   * @returns false when no request of that device waits for `invitedBy`.
+   */
+  storeLink(name: string, device: string, invitedBy: string, link: string, at: Date): boolean {
+    const result = this.#db.prepare(`
+      UPDATE device_links SET link = ?, linked_at = ?
+      WHERE name = ? AND device = ? AND invited_by = ? AND requested_at = (
+        SELECT MAX(requested_at) FROM device_links WHERE name = ? AND device = ?
+      )
+    `).run(link, at.toISOString(), name, device, invitedBy, name, device);
+    return Number(result.changes) === 1;
+  }
+
+  /** The latest link for `name`'s `device`, if one was made. */
+  linkOf(name: string, device: string): string | undefined {
+    const row = this.#db.prepare(`
+      SELECT link FROM device_links WHERE name = ? AND device = ? AND link IS NOT NULL
+      ORDER BY linked_at DESC LIMIT 1
+    `).get(name, device) as { link: string } | undefined;
+    return row?.link;
   }
 
   /** Every revoked serial. */

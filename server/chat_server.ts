@@ -11,7 +11,12 @@ import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
 import type { VerifiedCertificate, X509Certificate } from "../crypto/x509.ts";
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame } from "../protocol/framing.ts";
-import { type ClientMessage, decodeClientMessage, SESSION_ID_BYTES } from "../protocol/messages.ts";
+import {
+  type ClientMessage,
+  decodeClientMessage,
+  MAX_LINK_REQUESTS,
+  SESSION_ID_BYTES,
+} from "../protocol/messages.ts";
 import { type ByteStream, type CloseCause, FramedConnection } from "../protocol/transport.ts";
 import { TlsListener } from "./tls_listener.ts";
 import { CertificateCache } from "../crypto/certificate_cache.ts";
@@ -140,6 +145,14 @@ export class ChatServer implements RouterContext {
   /** Current counts. */
   stats(): ServerStats {
     return { sessions: this.#sessions.size, pending: this.#pending.size, rooms: this.rooms.size };
+  }
+
+  /** {@inheritDoc RouterContext.offerLinks} */
+  offerLinks(session: Session): void {
+    const requests = this.devices?.pendingLinks(session.user, session.device) ?? [];
+    for (let i = 0; i < requests.length; i += MAX_LINK_REQUESTS) {
+      session.send({ type: "link_requests", requests: requests.slice(i, i + MAX_LINK_REQUESTS) });
+    }
   }
 
   /** {@inheritDoc RouterContext.sessionById} */
@@ -279,12 +292,21 @@ export class ChatServer implements RouterContext {
       if (step.reply) conn.sendFinal(encodeFrame(step.reply));
       void conn.close(CLOSE_GRACE_MS);
       this.#log.log("info", step.reply?.type ?? "setup_closed", { addr: conn.remote });
+      const enrolled = step.enrolled;
+      if (enrolled?.invitedBy) {
+        // The device that asked for the invite may be online: it can vouch for the new one now.
+        for (const inviter of this.sessionsOf(enrolled.user)) {
+          if (inviter.device === enrolled.invitedBy) this.offerLinks(inviter);
+        }
+      }
       return undefined;
     }
     if (step.reply) conn.sendMessage(step.reply);
     if (!step.verified) return undefined;
     this.#pending.delete(conn);
-    return this.#register(step.verified, conn);
+    const session = this.#register(step.verified, conn);
+    this.offerLinks(session);
+    return session;
   }
 
   #register(client: VerifiedClient, conn: FramedConnection): Session {
@@ -308,6 +330,7 @@ export class ChatServer implements RouterContext {
         "This device logged in again; this session was replaced",
       );
     }
+    session.link = this.devices?.linkOf(client.user, client.device);
     this.#sessions.set(key, session);
     this.#byId.set(id, session);
     const devices = this.#byUser.get(client.user) ?? new Set<Session>();
@@ -318,6 +341,7 @@ export class ChatServer implements RouterContext {
       user: client.user,
       device: client.device,
       session: id,
+      ...(session.link ? { link: session.link } : {}),
       limits: {
         maxFrameBytes: this.limits.maxFrameBytes,
         ratePerSecond: this.limits.ratePerSecond,

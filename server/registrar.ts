@@ -10,7 +10,14 @@
 import { type X509Certificate } from "../crypto/x509.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { encodeInviteToken } from "../protocol/invite_token.ts";
-import type { DeviceInfo } from "../protocol/messages.ts";
+import type { DeviceInfo, LinkRequestInfo } from "../protocol/messages.ts";
+import { toBase64Url } from "../crypto/bytes.ts";
+import { decodeSinglePem } from "../crypto/pem.ts";
+import type { Enrolment } from "./setup.ts";
+
+function parseCertificateDer(pem: string): Uint8Array {
+  return decodeSinglePem(pem, "CERTIFICATE");
+}
 import { AuthorityError, type CertificateAuthority } from "./authority.ts";
 import type { SetupRegistrar } from "./setup.ts";
 
@@ -25,6 +32,12 @@ export interface DeviceAdmin {
   devices(user: string, now: Date): DeviceInfo[];
   /** Revokes every certificate of `user`'s `device`; returns their serials. */
   revokeDevice(user: string, device: string, revokedBy: string, now: Date): string[];
+  /** Devices `user`'s `invitedBy` invited that wait for it to vouch for them. */
+  pendingLinks(user: string, invitedBy: string): LinkRequestInfo[];
+  /** Keeps the link `invitedBy` signed for `user`'s `device`; false when none waited for it. */
+  storeLink(user: string, device: string, invitedBy: string, link: string, now: Date): boolean;
+  /** The link that vouches for `user`'s `device`, if any. */
+  linkOf(user: string, device: string): string | undefined;
 }
 
 /** The server's registrar over a loaded {@linkcode CertificateAuthority}. */
@@ -35,10 +48,20 @@ export class CaRegistrar implements SetupRegistrar, DeviceAdmin {
     private readonly addresses: () => string[],
   ) {}
 
-  async enroll(secret: Uint8Array, csr: Uint8Array, now: Date): Promise<Uint8Array> {
+  async enroll(
+    secret: Uint8Array,
+    csr: Uint8Array,
+    now: Date,
+    linkRequest?: string,
+  ): Promise<Enrolment> {
     try {
-      const issued = await this.ca.redeemInvite(secret, csr, now);
-      return new Uint8Array(issued.cert.rawData);
+      const issued = await this.ca.redeemInvite(secret, csr, now, linkRequest);
+      return {
+        der: new Uint8Array(issued.cert.rawData),
+        user: issued.record.name,
+        device: issued.record.device,
+        invitedBy: issued.record.invitedBy,
+      };
     } catch (error) {
       if (error instanceof AuthorityError) {
         if (error.code === "bad_request") throw new ProtocolError("bad_request", error.message);
@@ -116,6 +139,22 @@ export class CaRegistrar implements SetupRegistrar, DeviceAdmin {
       notAfter: summary.notAfter,
       ...(summary.invitedBy ? { invitedBy: summary.invitedBy } : {}),
     }));
+  }
+
+  pendingLinks(user: string, invitedBy: string): LinkRequestInfo[] {
+    return this.ca.pendingLinks(user, invitedBy).map((pending) => ({
+      device: pending.device,
+      cert: toBase64Url(parseCertificateDer(pending.certPem), false),
+      request: pending.request,
+    }));
+  }
+
+  storeLink(user: string, device: string, invitedBy: string, link: string, now: Date): boolean {
+    return this.ca.store.storeLink(user, device, invitedBy, link, now);
+  }
+
+  linkOf(user: string, device: string): string | undefined {
+    return this.ca.store.linkOf(user, device);
   }
 
   revokeDevice(user: string, device: string, revokedBy: string, now: Date): string[] {

@@ -29,6 +29,8 @@ export interface RouterContext {
   sessionsOf(user: string): Session[];
   /** The live session with this id, if any. */
   sessionById(id: string): Session | undefined;
+  /** Sends `session` the devices it invited that wait for it to vouch for them. */
+  offerLinks(session: Session): void;
   /** Closes `session` after sending a fatal error. */
   closeSession(session: Session, code: ErrorCode, message?: string): void;
   /** Closes at once the live sessions of these (just revoked) certificate serials. */
@@ -88,14 +90,7 @@ export function route(
         session: session.id,
         announce: message.payload,
       });
-      const told = new Set<Session>([session]);
-      for (const room of session.rooms) {
-        for (const member of room.members.values()) {
-          if (told.has(member)) continue;
-          told.add(member);
-          member.sendFrame(frame);
-        }
-      }
+      tellCoMembers(session, frame);
       return;
     }
 
@@ -112,14 +107,7 @@ export function route(
         session: session.id,
         payload: message.payload,
       });
-      const told = new Set<Session>([session]);
-      for (const room of session.rooms) {
-        for (const member of room.members.values()) {
-          if (told.has(member)) continue;
-          told.add(member);
-          member.sendFrame(frame);
-        }
-      }
+      tellCoMembers(session, frame);
       return;
     }
 
@@ -276,6 +264,40 @@ export function route(
         context.closeRevoked(serials);
       });
 
+    case "device_link":
+      return deviceRequest(session, message.id, () => {
+        // Only for devices of the session's own user that this very device invited.
+        const stored = admin(context).storeLink(
+          session.user,
+          message.device,
+          session.device,
+          message.link,
+          new Date(),
+        );
+        if (!stored) {
+          throw new ProtocolError(
+            "no_such_device",
+            `No device ${message.device} of ${session.user} waits for this device to vouch for it`,
+            false,
+          );
+        }
+        session.send({ type: "device_linked", id: message.id, device: message.device });
+        // Its live sessions carry the link from now on; whoever already sees them hears of it.
+        for (const target of context.sessionsOf(session.user)) {
+          if (target.device !== message.device || target.ending) continue;
+          target.link = message.link;
+          const frame = encodeFrame({
+            type: "link",
+            user: target.user,
+            device: target.device,
+            session: target.id,
+            link: message.link,
+          });
+          target.sendFrame(frame);
+          tellCoMembers(target, frame);
+        }
+      });
+
     case "ping":
       session.send({ type: "pong" });
       return;
@@ -286,6 +308,18 @@ export function route(
     default: {
       const unreachable: never = message;
       throw new ProtocolError("unknown_type", `Unhandled ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/** Sends `frame` once to every session that shares a room with `session` (not to itself). */
+function tellCoMembers(session: Session, frame: Uint8Array): void {
+  const told = new Set<Session>([session]);
+  for (const room of session.rooms) {
+    for (const member of room.members.values()) {
+      if (told.has(member)) continue;
+      told.add(member);
+      member.sendFrame(frame);
     }
   }
 }

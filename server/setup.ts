@@ -43,9 +43,28 @@ import { RENEWAL_GRACE_MS } from "./authority.ts";
 export type RecordStatus = "issued" | "revoked" | "unknown";
 
 /** Enrolment and renewal, as the CA does them (`registrar.ts`); refusals are `ProtocolError`s. */
+/** What an enrolment produced. */
+export interface Enrolment {
+  /** The certificate, DER. */
+  readonly der: Uint8Array;
+  readonly user: string;
+  readonly device: string;
+  /** The device of the same user that asked for the invite, if one did. */
+  readonly invitedBy: string | null;
+}
+
+/** What set-up needs to enrol and renew devices. */
 export interface SetupRegistrar {
-  /** Redeems the invite with `secret` for the request `csr`; returns the certificate DER. */
-  enroll(secret: Uint8Array, csr: Uint8Array, now: Date): Promise<Uint8Array>;
+  /**
+   * Redeems the invite with `secret` for the request `csr`, keeping `linkRequest` (opaque) for
+   * the device that asked for the invite.
+   */
+  enroll(
+    secret: Uint8Array,
+    csr: Uint8Array,
+    now: Date,
+    linkRequest?: string,
+  ): Promise<Enrolment>;
   /** Issues a new certificate for the key of the verified `cert`; returns its DER. */
   renew(cert: X509Certificate, user: string, device: string, now: Date): Promise<Uint8Array>;
 }
@@ -93,6 +112,8 @@ export interface SetupStep {
   verified?: VerifiedClient;
   /** Set when the exchange is over (enrolled or renewed): close after the reply. */
   close?: boolean;
+  /** Set by an enrolment: who enrolled, and which device asked for the invite. */
+  enrolled?: Enrolment;
 }
 
 type SetupState =
@@ -235,8 +256,12 @@ export class ServerSetup {
     const registrar = this.#registrar("enroll");
     const secret = decodeB64Field(message.secret, "secret");
     const csr = decodeB64Field(message.csr, "csr");
-    const der = await registrar.enroll(secret, csr, now);
-    return { reply: { type: "enrolled", cert: toBase64Url(der, false) }, close: true };
+    const enrolled = await registrar.enroll(secret, csr, now, message.link_request);
+    return {
+      reply: { type: "enrolled", cert: toBase64Url(enrolled.der, false) },
+      close: true,
+      enrolled,
+    };
   }
 
   #registrar(what: string): SetupRegistrar {

@@ -42,7 +42,24 @@ Deno.test("alice on two devices and bob: everyone reads everyone, a DM reaches b
       const bob = JoinProcess.startWith(["--config-dir", `${dir}/bob`]);
       processes.push(bob);
       for (const member of [laptop, phone, bob]) {
-        await member.members("lobby", ["alice", "alice", "bob"], WAIT_MS);
+        await member.members("lobby", ["alice", "bob"], WAIT_MS);
+      }
+      // The laptop vouched for the phone (its link request proved the key came with the token):
+      // bob accepts the phone without a prompt, and the phone accepts the laptop that invited it.
+      const vouched = await bob.next(
+        "device_accepted",
+        (e) => e.user === "alice" && e.device === "phone",
+        WAIT_MS,
+      );
+      assertEquals([vouched.trust, vouched.by], ["vouched", "laptop"]);
+      const inviter = await phone.next(
+        "device_accepted",
+        (e) => e.user === "alice" && e.device === "laptop",
+        WAIT_MS,
+      );
+      assertEquals(inviter.trust, "vouched");
+      for (const member of [laptop, phone, bob]) {
+        assert(!member.events.some((e) => e.type === "key_changed"), "a key was not accepted");
       }
 
       const heard = async (who: JoinProcess, from: string, text: string) => {

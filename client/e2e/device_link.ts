@@ -13,11 +13,16 @@
  * which the server stores opaquely and hands to the inviting device, which checks it before it
  * signs:
  *
- *     link    = 1.<ts>.<device>.<keyDigest>.<signerCert>.<signature>
+ *     link    = 1.<ts>.<device>.<keyDigest>.<signerCert>.<proof>.<signature>
+ *     proof   = HMAC-SHA256(v, "openchat/v2 link-proof" 0x00 user 0x00 device 0x00 keyDigest
+ *                              signerKeyDigest)
  *     signed  = "openchat/v2 device-link" 0x00 user 0x00 device 0x00 keyDigest(32) u64(ts)
+ *               proof(32)
  *
  * (`keyDigest` is SHA-256 of the new device's SubjectPublicKeyInfo; byte fields unpadded
- * base64url; `signerCert` the vouching device's certificate, DER.)
+ * base64url; `signerCert` the vouching device's certificate, DER.) Peers check the signature;
+ * the new device itself, which kept `v`, also checks the proof, and so accepts the device that
+ * invited it (the server, without `v`, cannot make a link that passes).
  *
  * @module
  */
@@ -36,11 +41,19 @@ import type { VouchingLink } from "./trust.ts";
 export const DEVICE_LINK_LABEL = "openchat/v2 device-link";
 /** Label of link requests. */
 export const LINK_REQUEST_LABEL = "openchat/v2 link-request";
-/** Size of the vouching secret carried in an invite. */
-export const VOUCH_SECRET_BYTES = 16;
+/** Label of the proof inside a link that its signer held the invite's vouching secret. */
+export const LINK_PROOF_LABEL = "openchat/v2 link-proof";
+export { VOUCH_SECRET_BYTES } from "../../protocol/invite_token.ts";
 
 function named(user: string, device: string, keyDigest: Uint8Array): Uint8Array {
   return concatBytes(utf8(user), Uint8Array.of(0), utf8(device), Uint8Array.of(0), keyDigest);
+}
+
+async function mac(secret: Uint8Array, label: string, data: Uint8Array): Promise<Uint8Array> {
+  return await hmacSha256(
+    await importHmacKey(secret),
+    concatBytes(utf8(label), Uint8Array.of(0), data),
+  );
 }
 
 /** The request an enrolling device sends with its certificate request (opaque to the server). */
@@ -50,11 +63,10 @@ export async function linkRequest(
   device: string,
   keyDigest: Uint8Array,
 ): Promise<string> {
-  const mac = await hmacSha256(
-    await importHmacKey(secret),
-    concatBytes(utf8(LINK_REQUEST_LABEL), Uint8Array.of(0), named(user, device, keyDigest)),
+  return toBase64Url(
+    await mac(secret, LINK_REQUEST_LABEL, named(user, device, keyDigest)),
+    false,
   );
-  return toBase64Url(mac, false);
 }
 
 /** True when `request` proves the holder of `secret` enrolled `device` with the key `keyDigest`. */
@@ -69,19 +81,30 @@ export async function checkLinkRequest(
   return request.length === expected.length && bytesEqual(utf8(request), utf8(expected));
 }
 
-/** Signs a link by which this device (`signerCertDer`, `signerKey`) vouches for `device`'s key. */
+/**
+ * Signs a link by which this device (`signerCertDer`, `signerKey`) vouches for `device`'s key,
+ * with the proof that it holds the invite's vouching `secret`.
+ */
 export async function signDeviceLink(options: {
   user: string;
   device: string;
   keyDigest: Uint8Array;
+  secret: Uint8Array;
   signerCertDer: Uint8Array;
+  signerKeyDigest: Uint8Array;
   signerKey: CryptoKey;
   ts: number;
 }): Promise<string> {
+  const named_ = named(options.user, options.device, options.keyDigest);
+  const proof = await mac(
+    options.secret,
+    LINK_PROOF_LABEL,
+    concatBytes(named_, options.signerKeyDigest),
+  );
   const signature = await signLabelled(
     options.signerKey,
     DEVICE_LINK_LABEL,
-    concatBytes(named(options.user, options.device, options.keyDigest), uint64be(options.ts)),
+    concatBytes(named_, uint64be(options.ts), proof),
   );
   return [
     "1",
@@ -89,8 +112,34 @@ export async function signDeviceLink(options: {
     options.device,
     toBase64Url(options.keyDigest, false),
     toBase64Url(options.signerCertDer, false),
+    toBase64Url(proof, false),
     toBase64Url(signature, false),
   ].join(".");
+}
+
+/** A link that verified, with what its proof needs checking against. */
+export interface VerifiedLink extends VouchingLink {
+  /** The proof that the signer held the vouching secret (only the new device can check it). */
+  readonly proof: Uint8Array;
+  readonly keyDigest: Uint8Array;
+  readonly signerKeyDigest: Uint8Array;
+}
+
+/**
+ * True when `link`'s proof shows its signer held `secret`: for the device the link names, which
+ * kept the secret from its invite, this makes the signer the device that invited it.
+ */
+export async function checkLinkProof(
+  link: VerifiedLink,
+  user: string,
+  secret: Uint8Array,
+): Promise<boolean> {
+  const expected = await mac(
+    secret,
+    LINK_PROOF_LABEL,
+    concatBytes(named(user, link.device, link.keyDigest), link.signerKeyDigest),
+  );
+  return bytesEqual(expected, link.proof);
 }
 
 /**
@@ -106,11 +155,11 @@ export async function verifyDeviceLink(
   verifyCert: CertificateVerifier,
   deviceOf: DeviceReader,
   now = new Date(),
-): Promise<VouchingLink> {
+): Promise<VerifiedLink> {
   const from = `${user}'s device link`;
-  const [format, tsText, device, digestText, certText, signatureText] = splitFields(
+  const [format, tsText, device, digestText, certText, proofText, signatureText] = splitFields(
     link,
-    6,
+    7,
     "device link",
     from,
   );
@@ -120,6 +169,7 @@ export async function verifyDeviceLink(
   const ts = decimalField(tsText!, Number.MAX_SAFE_INTEGER, "device link", from);
   const keyDigest = bytesField(digestText!, "device link", from, 32);
   const certDer = bytesField(certText!, "device link", from);
+  const proof = bytesField(proofText!, "device link", from, 32);
   const signature = bytesField(signatureText!, "device link", from);
   let signer;
   let signerDevice: string;
@@ -135,16 +185,18 @@ export async function verifyDeviceLink(
   const ok = signer.commonName === user && signerDevice !== device && await verifyLabelled(
     signer.publicKey,
     DEVICE_LINK_LABEL,
-    concatBytes(named(user, device!, keyDigest), uint64be(ts)),
+    concatBytes(named(user, device!, keyDigest), uint64be(ts), proof),
     signature,
   );
   if (!ok) throw new E2EError("bad_signature", `A device link for ${user} does not verify`);
+  const signerKeyDigest = await sha256(new Uint8Array(signer.cert.publicKey.rawData));
   return {
     signerDevice,
-    signerFingerprint: formatFingerprint(
-      await sha256(new Uint8Array(signer.cert.publicKey.rawData)),
-    ),
+    signerFingerprint: formatFingerprint(signerKeyDigest),
     fingerprint: formatFingerprint(keyDigest),
     device: device!,
+    proof,
+    keyDigest,
+    signerKeyDigest,
   };
 }

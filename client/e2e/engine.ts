@@ -64,8 +64,8 @@ import {
   fingerprintDigits,
   MIN_TRUST_PREFIX_DIGITS,
   type TrustBook,
-  type VouchingLink,
 } from "./trust.ts";
+import { checkLinkProof, type VerifiedLink, verifyDeviceLink } from "./device_link.ts";
 
 /** Key items per `keys` frame: each is under 500 bytes, so this stays far inside a frame. */
 export const KEY_ITEMS_PER_FRAME = 100;
@@ -133,8 +133,6 @@ export interface EngineOptions {
   readonly verifyCert: CertificateVerifier;
   readonly deviceOf: DeviceReader;
   readonly trust: TrustBook;
-  /** Verifies a device link for `user`'s `device`; without it, no link vouches. */
-  readonly verifyLink?: (link: string, user: string) => Promise<VouchingLink | undefined>;
   /** Wall clock in ms (tests move it). */
   readonly now?: () => number;
 }
@@ -278,6 +276,9 @@ export class E2ESession {
           break;
         case "agreement":
           await this.#agreementFrame(message, out);
+          break;
+        case "link":
+          await this.#linkFrame(message, out);
           break;
         case "keys":
           await this.#keys(message, out);
@@ -753,9 +754,7 @@ export class E2ESession {
 
   async #decide(peer: PeerSession, link: string | undefined, out: Out): Promise<void> {
     const fingerprint = peer.announcement.keyFingerprint;
-    const vouching = link && this.#options.verifyLink
-      ? await this.#options.verifyLink(link, peer.user).catch(() => undefined)
-      : undefined;
+    const vouching = link ? await this.#verifyLink(link, peer.user) : undefined;
     const decision = await decideTrust(
       this.#options.trust,
       { user: peer.user, device: peer.device, fingerprint },
@@ -780,6 +779,86 @@ export class E2ESession {
         fingerprint,
         trusted: this.#options.trust.accepted(peer.user).map((entry) => entry.fingerprint),
       });
+    }
+  }
+
+  async #verifyLink(link: string, user: string): Promise<VerifiedLink | undefined> {
+    try {
+      return await verifyDeviceLink(
+        link,
+        user,
+        this.#options.verifyCert,
+        this.#options.deviceOf,
+        new Date(this.#now()),
+      );
+    } catch {
+      return undefined; // a link that does not verify vouches for nothing
+    }
+  }
+
+  /** A link for a device we see but do not accept may make it vouched: decide again. */
+  async #linkFrame(message: Extract<Inbound, { type: "link" }>, out: Out): Promise<void> {
+    const peer = this.#knownSession(message.session, message.user);
+    if (peer.device !== message.device || isAccepted(peer.trust)) return;
+    await this.#decide(peer, message.link, out);
+    if (isAccepted(peer.trust)) await this.#rotateRoomsWith([peer], out);
+  }
+
+  /**
+   * Our own device's link, from the device that invited it: when its proof shows the signer
+   * held the vouching secret of our invite, the signer is the device that invited us, and we
+   * accept it (the server, which never saw the secret, cannot make such a link).
+   */
+  async ownLink(link: string, secret: Uint8Array): Promise<Effects> {
+    const out = new Out();
+    const { local } = this.#options;
+    const verified = await this.#verifyLink(link, local.user);
+    if (
+      !verified || verified.device !== local.device ||
+      verified.fingerprint !== local.keyFingerprint ||
+      !await checkLinkProof(verified, local.user, secret)
+    ) {
+      out.emit({
+        type: "error",
+        code: "bad_link",
+        message:
+          "The link the server holds for this device does not prove it came from the device that invited it",
+      });
+      return out;
+    }
+    const known = this.#options.trust.accepted(local.user)
+      .some((entry) => entry.fingerprint === verified.signerFingerprint);
+    if (known) return out;
+    await this.#options.trust.accept(local.user, {
+      fingerprint: verified.signerFingerprint,
+      device: verified.signerDevice,
+      state: "vouched",
+      since: new Date(this.#now()).toISOString(),
+      by: local.device,
+    });
+    out.emit({
+      type: "device_accepted",
+      user: local.user,
+      device: verified.signerDevice,
+      fingerprint: verified.signerFingerprint,
+      trust: "vouched",
+      by: local.device,
+    });
+    const upgraded = this.#peers.sessionsOf(local.user).filter((peer) =>
+      peer.announcement.keyFingerprint === verified.signerFingerprint
+    );
+    for (const peer of upgraded) peer.trust = "vouched";
+    await this.#rotateRoomsWith(upgraded, out);
+    return out;
+  }
+
+  /** Rooms where one of `peers` is a member start a new chain, so those peers get our keys. */
+  async #rotateRoomsWith(peers: PeerSession[], out: Out): Promise<void> {
+    for (const room of this.#rooms.values()) {
+      if ([...room.members.values()].some((m) => m.peer && peers.includes(m.peer))) {
+        await this.#rotate(room, out);
+        this.#reportMembers(room, out);
+      }
     }
   }
 
@@ -824,14 +903,7 @@ export class E2ESession {
     });
     for (const peer of matches) peer.trust = "verified";
     out.emit({ type: "trusted", user, device, fingerprint });
-    for (const room of this.#rooms.values()) {
-      if (
-        [...room.members.values()].some((member) => member.peer && matches.includes(member.peer))
-      ) {
-        await this.#rotate(room, out);
-        this.#reportMembers(room, out);
-      }
-    }
+    await this.#rotateRoomsWith(matches, out);
     return out;
   }
 

@@ -6,6 +6,8 @@
 
 import { assert, assertEquals } from "../../tests/support/assert.ts";
 import { type Party, World } from "../../tests/support/e2e_world.ts";
+import { randomBytes } from "../../crypto/bytes.ts";
+import { signDeviceLink, VOUCH_SECRET_BYTES } from "./device_link.ts";
 
 async function lobbyOf(world: World, ...names: string[]): Promise<Party[]> {
   const parties: Party[] = [];
@@ -195,4 +197,94 @@ Deno.test("attack 4: a key package and message replayed after their sender left 
   assert(await world.say(carol!, "lobby", "after rejoining"));
   await world.settle();
   assertEquals(world.eventsOf(bob!, "message").map((m) => m.text), ["once", "after rejoining"]);
+});
+
+Deno.test("a device vouched for by an accepted device is accepted without a prompt; one nobody vouched for is not", async () => {
+  const world = await World.create();
+  const laptopDevice = await world.mint("alice", "laptop");
+  const laptop = await world.connect(laptopDevice);
+  const bob = await world.connect(await world.mint("bob"));
+  world.join(laptop, "lobby");
+  world.join(bob, "lobby");
+  await world.settle();
+  // alice adds her phone from the laptop: the laptop signs a link over the phone's key, with
+  // the proof that it holds the invite's vouching secret.
+  const phoneDevice = await world.mint("alice", "phone");
+  const secret = randomBytes(VOUCH_SECRET_BYTES);
+  const link = await signDeviceLink({
+    user: "alice",
+    device: "phone",
+    keyDigest: phoneDevice.digest,
+    secret,
+    signerCertDer: new Uint8Array(laptopDevice.issued.cert.rawData),
+    signerKeyDigest: laptopDevice.digest,
+    signerKey: laptopDevice.issued.privateKey,
+    ts: world.clock,
+  });
+  world.setLink("alice/phone", link);
+  const phone = await world.connect(phoneDevice);
+  // The phone accepts the laptop that invited it: the link's proof needs the secret.
+  const own = await phone.engine.ownLink(link, secret);
+  assertEquals(own.events.map((e) => e.type), ["device_accepted"]);
+  const wrongSecret = await phone.engine.ownLink(link, randomBytes(VOUCH_SECRET_BYTES));
+  // Without the invite's secret the proof does not hold (whoever signed).
+  assertEquals(wrongSecret.events.map((e) => e.type === "error" && e.code), ["bad_link"]);
+  world.join(phone, "lobby");
+  await world.settle();
+  assertEquals(
+    world.eventsOf(bob, "device_accepted").map((e) => [e.device, e.trust, e.by]),
+    [["laptop", "first_seen", undefined], ["phone", "vouched", "laptop"]],
+  );
+  assertEquals(world.eventsOf(bob, "key_changed"), []);
+  assert(keysTo(bob, phone.session) > 0);
+  assert(await world.say(phone, "lobby", "from the phone"));
+  assert(await world.say(bob, "lobby", "hi phone"));
+  await world.settle();
+  assertEquals(world.eventsOf(bob, "message").map((m) => [m.text, m.verified, m.trust]), [[
+    "from the phone",
+    true,
+    "vouched",
+  ]]);
+  assertEquals(world.eventsOf(phone, "message").map((m) => [m.text, m.verified]), [[
+    "hi phone",
+    true,
+  ]]);
+  assertEquals(world.eventsOf(laptop, "key_changed"), []);
+
+  // A device the operator minted, with a link signed by a device nobody accepts: refused.
+  const evilDevice = await world.mint("alice", "evil");
+  const minted = await world.mint("alice", "tablet");
+  world.setLink(
+    "alice/evil",
+    await signDeviceLink({
+      user: "alice",
+      device: "evil",
+      keyDigest: evilDevice.digest,
+      secret,
+      signerCertDer: new Uint8Array(minted.issued.cert.rawData),
+      signerKeyDigest: minted.digest,
+      signerKey: minted.issued.privateKey,
+      ts: world.clock,
+    }),
+  );
+  const evil = await world.connect(evilDevice);
+  world.join(evil, "lobby");
+  await world.settle();
+  assertEquals(world.eventsOf(bob, "key_changed").map((e) => e.device), ["evil"]);
+  assertEquals(keysTo(bob, evil.session), 0);
+  // A made-up link for the phone's own key, without the secret, proves nothing to the phone.
+  const forgedOwn = await phone.engine.ownLink(
+    await signDeviceLink({
+      user: "alice",
+      device: "phone",
+      keyDigest: phoneDevice.digest,
+      secret: randomBytes(VOUCH_SECRET_BYTES),
+      signerCertDer: new Uint8Array(minted.issued.cert.rawData),
+      signerKeyDigest: minted.digest,
+      signerKey: minted.issued.privateKey,
+      ts: world.clock,
+    }),
+    secret,
+  );
+  assertEquals(forgedOwn.events.map((e) => e.type === "error" && e.code), ["bad_link"]);
 });

@@ -38,6 +38,8 @@ export type Inbound =
   }
   | { type: "announce"; user: string; device: string; session: string; announce: string }
   | { type: "agreement"; user: string; device: string; session: string; payload: string }
+  /** A device link arrived for a session's device after the session was described. */
+  | { type: "link"; user: string; device: string; session: string; link: string }
   | {
     type: "keys";
     room?: string;
