@@ -18,7 +18,8 @@ import { CertificateCache } from "../crypto/certificate_cache.ts";
 import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { RoomRegistry } from "./rooms.ts";
-import { route, type RouterContext } from "./router.ts";
+import { recipientsOf, route, type RouterContext } from "./router.ts";
+import { deliverWhenCaughtUp } from "./backpressure.ts";
 import type { ServerIdentity } from "./server_identity.ts";
 import { Session } from "./session.ts";
 import { ServerSetup, type SetupContext, type VerifiedClient } from "./setup.ts";
@@ -201,6 +202,8 @@ export class ChatServer implements RouterContext {
     const conn = new FramedConnection(tls, {
       maxFrameBytes: this.limits.maxFrameBytes,
       maxOutboundBytes: this.limits.maxOutboundBytes,
+      behindBytes: this.limits.behindBytes,
+      caughtUpBytes: this.limits.caughtUpBytes,
     });
     const addr = conn.remote;
     if (this.#stopping || this.#pending.size >= this.limits.maxPendingSetups) {
@@ -213,7 +216,15 @@ export class ChatServer implements RouterContext {
     let session: Session | undefined;
     const cause = await conn.run((body) => {
       const message = decodeClientMessage(body);
-      if (session) return route(this, session, message);
+      if (session) {
+        // Nothing more is read from a session while anyone this frame would reach is behind.
+        const from = session;
+        return deliverWhenCaughtUp(
+          () => recipientsOf(this, from, message),
+          () => route(this, from, message),
+          () => !from.closed,
+        );
+      }
       return this.#setupStep(setup, conn, message).then((registered) => {
         session = registered;
       });
@@ -314,10 +325,17 @@ export class ChatServer implements RouterContext {
   }
 
   #startTimers(): void {
-    const { authTimeoutMs, idleTimeoutMs, pingIntervalMs, revocationPollMs } = this.limits;
+    const { authTimeoutMs, idleTimeoutMs, pingIntervalMs, revocationPollMs, slowReaderTimeoutMs } =
+      this.limits;
     const sweepMs = Math.max(
       10,
-      Math.min(1000, authTimeoutMs / 4, idleTimeoutMs / 4, pingIntervalMs / 2),
+      Math.min(
+        1000,
+        authTimeoutMs / 4,
+        idleTimeoutMs / 4,
+        pingIntervalMs / 2,
+        slowReaderTimeoutMs / 4,
+      ),
     );
     this.#timers.push(setInterval(() => this.#guarded("sweep", () => this.#sweep()), sweepMs));
     this.#timers.push(
@@ -353,6 +371,15 @@ export class ChatServer implements RouterContext {
       }
     }
     for (const session of this.#sessions.values()) {
+      const behindSince = session.conn.behindSince;
+      if (behindSince !== undefined && now - behindSince > this.limits.slowReaderTimeoutMs) {
+        this.closeSession(
+          session,
+          "slow_reader",
+          `More than ${this.limits.behindBytes} bytes behind for ${this.limits.slowReaderTimeoutMs} ms`,
+        );
+        continue;
+      }
       const quiet = now - session.conn.lastReceivedAt;
       if (quiet > this.limits.idleTimeoutMs) {
         this.closeSession(

@@ -21,8 +21,26 @@ export const RATE_BURST = 100;
 export const FLOOD_MAX_REFUSED = 200;
 /** Window over which refused frames are counted. */
 export const FLOOD_WINDOW_MS = 10_000;
-/** Bytes queued for a session and not yet written before it is closed as a slow reader. */
-export const MAX_OUTBOUND_BYTES = 1024 * 1024;
+/**
+ * Bytes queued for a session and not yet written past which it is *behind*: whoever just sent it
+ * something (a room message, a direct message, a key package, or the session itself through its
+ * own replies) is not read from again until it has caught up. One member's burst therefore waits
+ * in that member's socket, not in everyone else's queue.
+ */
+export const BEHIND_BYTES = 512 * 1024;
+/** Queued bytes at or below which a session that was behind has caught up. */
+export const CAUGHT_UP_BYTES = 128 * 1024;
+/**
+ * A session that stays behind this long is closed as a slow reader: it is holding back everyone
+ * who sends to it, and a reader that reads at all clears a few hundred KiB far sooner.
+ */
+export const SLOW_READER_TIMEOUT_MS = 10_000;
+/**
+ * Hard bound on bytes queued for one session; past it the session is closed as a slow reader at
+ * once. Back-pressure keeps each sender to one frame past {@linkcode BEHIND_BYTES}, so only many
+ * senders at once against a reader that has stopped get here.
+ */
+export const MAX_OUTBOUND_BYTES = 4 * 1024 * 1024;
 /** Authenticated sessions the server holds at once. */
 export const MAX_SESSIONS = 10_000;
 /** Connections still in set-up at once; more are refused as `server_full`. */
@@ -49,6 +67,9 @@ export interface ServerLimits {
   floodMaxRefused: number;
   floodWindowMs: number;
   maxOutboundBytes: number;
+  behindBytes: number;
+  caughtUpBytes: number;
+  slowReaderTimeoutMs: number;
   maxSessions: number;
   maxPendingSetups: number;
   maxRoomsPerSession: number;
@@ -67,6 +88,9 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   floodMaxRefused: FLOOD_MAX_REFUSED,
   floodWindowMs: FLOOD_WINDOW_MS,
   maxOutboundBytes: MAX_OUTBOUND_BYTES,
+  behindBytes: BEHIND_BYTES,
+  caughtUpBytes: CAUGHT_UP_BYTES,
+  slowReaderTimeoutMs: SLOW_READER_TIMEOUT_MS,
   maxSessions: MAX_SESSIONS,
   maxPendingSetups: MAX_PENDING_SETUPS,
   maxRoomsPerSession: MAX_ROOMS_PER_SESSION,

@@ -209,6 +209,40 @@ export function route(context: RouterContext, session: Session, message: ClientM
   }
 }
 
+/**
+ * The sessions that handling `message` from `session` may queue frames for: the sender itself
+ * (replies, errors) and whoever the message reaches. The caller waits until none of them is
+ * behind before routing the message (back-pressure, `server/backpressure.ts`).
+ */
+export function recipientsOf(
+  context: RouterContext,
+  session: Session,
+  message: ClientMessage,
+): Session[] {
+  switch (message.type) {
+    case "msg":
+    case "keys":
+    case "join":
+    case "leave": {
+      const room = context.rooms.get(message.room);
+      return room ? [session, ...room.members.values()] : [session];
+    }
+    case "announce": {
+      const told = new Set<Session>([session]);
+      for (const room of session.rooms) {
+        for (const member of room.members.values()) told.add(member);
+      }
+      return [...told];
+    }
+    case "dm": {
+      const target = context.sessionOf(message.to);
+      return target ? [session, target] : [session];
+    }
+    default:
+      return [session];
+  }
+}
+
 /** The room `name` if `session` is a member; otherwise refuses with `not_in_room` (naming `id`). */
 function memberRoom(
   context: RouterContext,

@@ -261,6 +261,17 @@ export class RawClient {
   }
 }
 
+/** Frames back to back in one buffer, for sending in a single write. */
+export function concatFrames(frames: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
+  let offset = 0;
+  for (const frame of frames) {
+    all.set(frame, offset);
+    offset += frame.length;
+  }
+  return all;
+}
+
 /** Connects, authenticates, announces (an opaque placeholder) and joins `room`. */
 export async function joinedClient(
   port: number,
