@@ -178,15 +178,20 @@ export class FramedConnection {
   }
 
   /**
-   * Queues a last frame ahead of everything not yet being written, which is dropped, and
-   * ignoring the outbound bound. For telling a peer that fell behind why it is being closed.
+   * Queues a last frame, ignoring the outbound bound: after everything already queued, or, with
+   * `dropQueued`, ahead of everything not yet being written, which is dropped (for telling a peer
+   * that fell behind why it is being closed, without making it read the backlog first).
    */
-  sendFinal(frame: Uint8Array): void {
+  sendFinal(frame: Uint8Array, dropQueued = false): void {
     if (this.#closed) return;
-    let dropped = 0;
-    for (const queued of this.#queue) dropped += queued.length;
-    this.#queue = [frame];
-    this.#queuedBytes += frame.length - dropped;
+    if (dropQueued) {
+      let dropped = 0;
+      for (const queued of this.#queue) dropped += queued.length;
+      this.#queue = [];
+      this.#queuedBytes -= dropped;
+    }
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
     this.#checkCaughtUp();
     if (!this.#writing) {
       this.#writing = true;

@@ -79,18 +79,31 @@ Deno.test("FramedConnection: caughtUp() resolves when the connection closes, and
   assert(stream.closed);
 });
 
-Deno.test("FramedConnection.sendFinal drops what waits and ends the behind state", async () => {
+Deno.test("FramedConnection.sendFinal(frame, true) drops what waits and ends the behind state", async () => {
   const stream = new HeldStream();
   const conn = new FramedConnection(stream, { behindBytes: 10, caughtUpBytes: 5 });
   conn.send(bytes(8));
   await tick(); // 8 bytes in the write in progress
   conn.send(bytes(50));
   assert(conn.behindSince !== undefined);
-  conn.sendFinal(bytes(2));
+  conn.sendFinal(bytes(2), true);
   // The write in progress stays counted until it completes; the 50 waiting bytes are gone.
   assertEquals(conn.queuedBytes, 10);
   await stream.completeOne();
   assertEquals([conn.queuedBytes, conn.behindSince], [2, undefined]);
   await stream.completeOne();
   assertEquals(stream.writes.map((w) => w.length), [8, 2]);
+});
+
+Deno.test("FramedConnection.sendFinal(frame) queues after everything else, past the bound", async () => {
+  const stream = new HeldStream();
+  const conn = new FramedConnection(stream, { maxOutboundBytes: 10 });
+  conn.send(bytes(4));
+  await tick();
+  conn.send(bytes(6));
+  conn.sendFinal(bytes(3));
+  assertEquals(conn.queuedBytes, 13);
+  await stream.completeOne();
+  await stream.completeOne();
+  assertEquals(stream.writes.map((w) => w.length), [4, 9]);
 });

@@ -139,7 +139,12 @@ export class ChatServer implements RouterContext {
     session.closed = true;
     if (this.#sessions.get(session.user) === session) this.#sessions.delete(session.user);
     this.rooms.leaveAll(session, code ?? "quit");
-    if (code) session.conn.sendFinal(encodeFrame({ type: "error", code, message, fatal: true }));
+    if (code) {
+      // A slow reader is told at once, ahead of the backlog it is not reading; anyone else gets
+      // everything queued for it first, then the reason.
+      const frame = encodeFrame({ type: "error", code, message, fatal: true });
+      session.conn.sendFinal(frame, code === "slow_reader");
+    }
     session.ending = true;
     void session.conn.close(CLOSE_GRACE_MS);
     this.#log.log(code && code !== "server_shutdown" ? "warn" : "info", "disconnect", {

@@ -14,6 +14,14 @@ import type { ByteStream } from "../protocol/transport.ts";
 
 /** Bytes read from a socket and not yet taken before it is paused (back-pressure). */
 const PAUSE_ABOVE_BYTES = 256 * 1024;
+/**
+ * How long a closed socket may take to flush what was written to it and close TLS cleanly
+ * (`close_notify`, then FIN) before it is destroyed. Meanwhile whatever the peer still sends is
+ * read and dropped: closing a socket with unread data makes the kernel answer with a reset, and
+ * a reset makes the peer's kernel throw away what it had received and not yet delivered, which is
+ * how a flooding client used to lose the very error frame that told it why it was closed.
+ */
+export const CLOSE_FLUSH_MS = 2_000;
 
 /** Options of {@linkcode listenTls}. */
 export interface TlsListenOptions {
@@ -120,6 +128,7 @@ class NodeTlsStream implements ByteStream {
   #offset = 0;
   #buffered = 0;
   #ended = false;
+  #closing = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
@@ -132,6 +141,7 @@ class NodeTlsStream implements ByteStream {
       port: socket.remotePort ?? 0,
     };
     socket.on("data", (chunk: Uint8Array) => {
+      if (this.#closing) return; // read and dropped: see CLOSE_FLUSH_MS
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
       if (this.#buffered > PAUSE_ABOVE_BYTES) socket.pause();
@@ -196,10 +206,24 @@ class NodeTlsStream implements ByteStream {
     });
   }
 
+  /**
+   * Ends the connection without losing what was written: Node flushes its buffer, then TLS sends
+   * `close_notify` and TCP its FIN. A peer that does not read (or does not close its side) cannot
+   * hold the socket open: it is destroyed after {@linkcode CLOSE_FLUSH_MS}.
+   */
   close(): void {
-    this.#socket.destroy();
+    if (this.#closing) return;
+    this.#closing = true;
     this.#ended = true;
+    this.#chunks.length = 0;
+    this.#buffered = 0;
+    const socket = this.#socket;
     this.#notify();
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
+    socket.once("close", () => clearTimeout(timer));
+    socket.resume();
+    socket.end();
   }
 
   #notify(): void {
