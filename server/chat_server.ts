@@ -12,8 +12,8 @@ import type { VerifiedCertificate, X509Certificate } from "../crypto/x509.ts";
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame } from "../protocol/framing.ts";
 import { type ClientMessage, decodeClientMessage, SESSION_ID_BYTES } from "../protocol/messages.ts";
-import { type ByteStream, type CloseCause, FramedConnection } from "../protocol/transport.ts";
-import { TlsListener } from "./tls_listener.ts";
+import { type CloseCause, FramedConnection } from "../protocol/transport.ts";
+import { type AcceptedStream, TlsListener } from "./tls_listener.ts";
 import { CertificateCache } from "../crypto/certificate_cache.ts";
 import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -97,6 +97,7 @@ export class ChatServer implements RouterContext {
       keyPem: options.identity.keyPem,
       handshakeTimeoutMs: limits.authTimeoutMs,
       maxConnections: limits.maxSessions + limits.maxPendingSetups,
+      maxSetupsPerAddress: limits.maxSetupsPerAddress,
     });
     const server = new ChatServer(options, listener);
     server.#startTimers();
@@ -203,7 +204,7 @@ export class ChatServer implements RouterContext {
     }
   }
 
-  async #handle(tls: ByteStream): Promise<void> {
+  async #handle(tls: AcceptedStream): Promise<void> {
     const conn = new FramedConnection(tls, {
       maxFrameBytes: this.limits.maxFrameBytes,
       maxOutboundBytes: this.limits.maxOutboundBytes,
@@ -215,7 +216,8 @@ export class ChatServer implements RouterContext {
       this.#refuse(conn, "server_full", "Too many connections are setting up; try again shortly");
       return;
     }
-    this.#pending.set(conn, performance.now());
+    // One deadline for the whole set-up, TLS handshake included: from the TCP accept.
+    this.#pending.set(conn, tls.acceptedAt);
     this.#log.log("debug", "connect", { addr });
     const setup = new ServerSetup(this.#setupContext);
     let session: Session | undefined;
@@ -230,7 +232,7 @@ export class ChatServer implements RouterContext {
           () => !from.closed,
         );
       }
-      return this.#setupStep(setup, conn, message).then((registered) => {
+      return this.#setupStep(setup, conn, tls, message).then((registered) => {
         session = registered;
       });
     });
@@ -241,13 +243,16 @@ export class ChatServer implements RouterContext {
   async #setupStep(
     setup: ServerSetup,
     conn: FramedConnection,
+    tls: AcceptedStream,
     message: ClientMessage,
   ): Promise<Session | undefined> {
     const step = await setup.handle(message);
     if (step.reply) conn.sendMessage(step.reply);
     if (!step.verified) return undefined;
+    const session = this.#register(step.verified, conn);
     this.#pending.delete(conn);
-    return this.#register(step.verified, conn);
+    tls.endSetup();
+    return session;
   }
 
   #register(client: VerifiedClient, conn: FramedConnection): Session {

@@ -7,7 +7,7 @@
 
 import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
 
-/** Time allowed from TCP accept to a verified client proof. */
+/** Time allowed from TCP accept to a verified client proof, TLS handshake included. */
 export const AUTH_TIMEOUT_MS = 10_000;
 /** The server pings a session that has been quiet this long. */
 export const PING_INTERVAL_MS = 20_000;
@@ -45,6 +45,13 @@ export const MAX_OUTBOUND_BYTES = 4 * 1024 * 1024;
 export const MAX_SESSIONS = 10_000;
 /** Connections still in set-up at once; more are refused as `server_full`. */
 export const MAX_PENDING_SETUPS = 1024;
+/**
+ * Connections one address (an IPv4 address, an IPv6 /64) may have in set-up at once, from the
+ * TCP accept to `welcome`; more from it are closed at once, before TLS. One address can then
+ * hold at most this many of the {@linkcode MAX_PENDING_SETUPS}, and a NAT full of honest users
+ * still gets hundreds of set-ups a second through (one takes a few milliseconds).
+ */
+export const MAX_SETUPS_PER_ADDRESS = 16;
 /** Rooms one session may be in. */
 export const MAX_ROOMS_PER_SESSION = 32;
 /** Members one room may hold. */
@@ -72,6 +79,7 @@ export interface ServerLimits {
   slowReaderTimeoutMs: number;
   maxSessions: number;
   maxPendingSetups: number;
+  maxSetupsPerAddress: number;
   maxRoomsPerSession: number;
   maxRoomMembers: number;
   revocationPollMs: number;
@@ -93,6 +101,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   slowReaderTimeoutMs: SLOW_READER_TIMEOUT_MS,
   maxSessions: MAX_SESSIONS,
   maxPendingSetups: MAX_PENDING_SETUPS,
+  maxSetupsPerAddress: MAX_SETUPS_PER_ADDRESS,
   maxRoomsPerSession: MAX_ROOMS_PER_SESSION,
   maxRoomMembers: MAX_ROOM_MEMBERS,
   revocationPollMs: REVOCATION_POLL_MS,
