@@ -139,6 +139,8 @@ export class ChatClient {
   readonly #trust = new Map<string, { fingerprint: string; state: TrustState }>();
   readonly #pendingWhois = new Set<string>();
   readonly #idleWaiters: (() => void)[] = [];
+  /** The latest status event, for listeners that subscribe after it (see `on`). */
+  #status: Extract<ClientEvent, { type: "status" }> | undefined;
   #connection: Connection | undefined;
   #tail: Promise<void> = Promise.resolve();
   #nextId = 1;
@@ -191,9 +193,14 @@ export class ChatClient {
     return trust ? trust.state !== "changed" : null;
   }
 
-  /** Subscribes to events; returns the unsubscribe function. */
+  /**
+   * Subscribes to events; returns the unsubscribe function. A listener first hears the latest
+   * `status` event, if there was one: user interfaces subscribe after {@linkcode ChatClient.start}
+   * has connected, and must still learn that it did.
+   */
   on(listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener);
+    if (this.#status) deliver(listener, this.#status);
     return () => this.#listeners.delete(listener);
   }
 
@@ -1065,13 +1072,16 @@ export class ChatClient {
 
   #emit(event: ClientEvent): void {
     if (event.type === "delivered") this.#checkIdle();
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A broken listener must not break the client.
-      }
-    }
+    if (event.type === "status") this.#status = event;
+    for (const listener of this.#listeners) deliver(listener, event);
+  }
+}
+
+function deliver(listener: (event: ClientEvent) => void, event: ClientEvent): void {
+  try {
+    listener(event);
+  } catch {
+    // A broken listener must not break the client.
   }
 }
 
