@@ -23,34 +23,44 @@ import { bytesEqual } from "./bytes.ts";
 /** Largest ECDSA P-256 signature integer: 32 bytes, plus a zero byte when the top bit is set. */
 const MAX_SIGNATURE_INTEGER_BYTES = 33;
 
+/** What {@linkcode decodeCanonicalCertificate} found. */
+export type DecodedCertificate =
+  | { readonly kind: "canonical"; readonly asn: Certificate }
+  | { readonly kind: "unparsable" }
+  | { readonly kind: "non_canonical"; readonly problem: string };
+
 /**
- * Says why `der` is not the canonical encoding of an openchat certificate.
+ * Decodes `der` as a certificate, only if `der` is exactly its canonical encoding. The decoded
+ * structure keeps the signed part's bytes (`tbsCertificateRaw`), which are then canonical too.
  *
- * @returns undefined when it is canonical, else a short reason (safe to show).
+ * @returns the decoded certificate; or `unparsable`; or why it is not canonical (safe to show).
  */
-export function nonCanonicalReason(der: Uint8Array): string | undefined {
-  let parsed: Certificate;
+export function decodeCanonicalCertificate(der: Uint8Array): DecodedCertificate {
+  let asn: Certificate;
   try {
-    parsed = AsnConvert.parse(der, Certificate);
-    if (!bytesEqual(encode(parsed), der)) return "its encoding is not canonical DER";
+    asn = AsnConvert.parse(der, Certificate);
   } catch {
-    return "it is not a DER certificate";
+    return { kind: "unparsable" };
   }
+  const refuse = (problem: string) => ({ kind: "non_canonical", problem }) as const;
   try {
-    const inner = encode(parsed.tbsCertificate.signature);
-    if (!bytesEqual(inner, encode(parsed.signatureAlgorithm))) {
-      return "its two signature algorithm fields differ";
+    if (!bytesEqual(encode(asn), der)) return refuse("its encoding is not canonical DER");
+    const inner = encode(asn.tbsCertificate.signature);
+    if (!bytesEqual(inner, encode(asn.signatureAlgorithm))) {
+      return refuse("its two signature algorithm fields differ");
     }
-    const signature = new Uint8Array(parsed.signatureValue);
+    const signature = new Uint8Array(asn.signatureValue);
     const pair = AsnConvert.parse(signature, ECDSASigValue);
-    if (!bytesEqual(encode(pair), signature)) return "its signature is not canonical DER";
-    if (!isMinimalPositive(pair.r) || !isMinimalPositive(pair.s)) {
-      return "its signature is not canonical DER";
+    if (
+      !bytesEqual(encode(pair), signature) || !isMinimalPositive(pair.r) ||
+      !isMinimalPositive(pair.s)
+    ) {
+      return refuse("its signature is not canonical DER");
     }
   } catch {
-    return "its signature is not an ECDSA signature";
+    return refuse("its signature is not an ECDSA signature");
   }
-  return undefined;
+  return { kind: "canonical", asn };
 }
 
 function encode(value: object): Uint8Array {

@@ -13,7 +13,8 @@ import * as x509 from "@peculiar/x509";
 import { randomBytes } from "./bytes.ts";
 import { CryptoError } from "./errors.ts";
 import { fingerprintOf } from "./fingerprint.ts";
-import { nonCanonicalReason } from "./certificate_der.ts";
+import { decodeCanonicalCertificate } from "./certificate_der.ts";
+import { decodeSinglePem } from "./pem.ts";
 import { exportPrivateKeyPem, generateIdentityKeyPair, IDENTITY_KEY_ALGORITHM } from "./keys.ts";
 
 x509.cryptoProvider.set(crypto);
@@ -79,16 +80,27 @@ export interface KeyedCertificate {
  * @throws {CertificateError} `malformed`.
  */
 export function parseCertificate(input: string | Uint8Array): x509.X509Certificate {
-  let cert: x509.X509Certificate;
+  let der: Uint8Array;
   try {
-    cert = new x509.X509Certificate(input as string | Uint8Array<ArrayBuffer>);
-    parseEveryPart(cert);
+    der = typeof input === "string" ? decodeSinglePem(input, "CERTIFICATE") : input;
   } catch {
     throw new CertificateError("malformed", "Certificate could not be parsed");
   }
-  const problem = nonCanonicalReason(new Uint8Array(cert.rawData));
-  if (problem) throw new CertificateError("malformed", `Certificate refused: ${problem}`);
-  return cert;
+  const decoded = decodeCanonicalCertificate(der);
+  if (decoded.kind === "unparsable") {
+    throw new CertificateError("malformed", "Certificate could not be parsed");
+  }
+  if (decoded.kind === "non_canonical") {
+    throw new CertificateError("malformed", `Certificate refused: ${decoded.problem}`);
+  }
+  try {
+    // Built from what was just decoded: the DER is parsed once.
+    const cert = new x509.X509Certificate(decoded.asn);
+    parseEveryPart(cert);
+    return cert;
+  } catch {
+    throw new CertificateError("malformed", "Certificate could not be parsed");
+  }
 }
 
 /** Touches every lazily parsed part of `cert`, so that any parse error happens now. */

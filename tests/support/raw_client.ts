@@ -111,6 +111,9 @@ export class RawClient {
     } catch {
       // reset or closed: the connection has ended either way
     }
+    // Close our side too, as a real client does: the server holds the connection (and its
+    // address's set-up slot) until the client closes or its close deadline passes.
+    this.close();
     this.#ended = true;
     for (const resolve of this.#endWaiters.splice(0)) resolve();
   }
