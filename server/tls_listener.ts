@@ -6,6 +6,10 @@
  * would wait for it. Node's sockets can turn Nagle off. Each accepted socket is wrapped as the
  * small byte-stream interface `protocol/transport.ts` reads and writes.
  *
+ * The listener is also where set-up starts: it notes the moment of the TCP accept (the one
+ * set-up deadline counts from it), gives each connection one of its address's set-up slots or
+ * closes it at once (`address_slots.ts`), and closes sockets so that what was written arrives.
+ *
  * @module
  */
 
