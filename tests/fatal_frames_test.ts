@@ -42,12 +42,14 @@ Deno.test("a flooding client that keeps writing gets every pong of its burst, ra
       const pongs = client.received.filter((m) => m.type === "pong").length;
       const limited = client.received.filter((m) => m.type === "error" && m.code === "rate_limited")
         .length;
-      outcomes.push(`${pongs} pongs, ${limited} rate_limited, fatal ${fatalCodes(client)}`);
+      // The burst's 20 pongs, one more for each second the bucket refilled meanwhile.
+      const burst = pongs >= 20 ? "20+" : String(pongs);
+      outcomes.push(`${burst} pongs, ${limited} rate_limited, fatal ${fatalCodes(client)}`);
       client.close();
     }
     assertEquals(
       outcomes,
-      Array.from({ length: TRIALS }, () => "20 pongs, 30 rate_limited, fatal flood"),
+      Array.from({ length: TRIALS }, () => "20+ pongs, 30 rate_limited, fatal flood"),
     );
   });
 });

@@ -139,10 +139,13 @@ async function dribbledHandshake(port: number, caPem: string, dribbleMs: number)
         if (n === null) break;
         if (first) {
           first = false;
-          const pause = dribbleMs / n;
+          // Byte i leaves at a fixed time after the start, so a busy machine's late timers do
+          // not add up: the dribble takes `dribbleMs`, not more.
+          const startedAt = performance.now();
           for (let i = 0; i < n; i++) {
             await upstream.write(buffer.subarray(i, i + 1));
-            await new Promise((resolve) => setTimeout(resolve, pause));
+            const due = startedAt + ((i + 1) * dribbleMs) / n;
+            await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
           }
         } else await upstream.write(buffer.subarray(0, n));
       }
