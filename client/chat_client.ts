@@ -165,6 +165,8 @@ export class ChatClient {
   #nextRenewalAt = 0;
   readonly #pendingWhois = new Set<string>();
   readonly #idleWaiters: (() => void)[] = [];
+  /** The latest status event, for listeners that subscribe after it (see `on`). */
+  #status: Extract<ClientEvent, { type: "status" }> | undefined;
   #connection: Connection | undefined;
   #tail: Promise<void> = Promise.resolve();
   #nextId = 1;
@@ -236,9 +238,14 @@ export class ChatClient {
     return seen ? true : null;
   }
 
-  /** Subscribes to events; returns the unsubscribe function. */
+  /**
+   * Subscribes to events; returns the unsubscribe function. A listener first hears the latest
+   * `status` event, if there was one: user interfaces subscribe after {@linkcode ChatClient.start}
+   * has connected, and must still learn that it did.
+   */
   on(listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener);
+    if (this.#status) deliver(listener, this.#status);
     return () => this.#listeners.delete(listener);
   }
 
@@ -1298,13 +1305,16 @@ export class ChatClient {
 
   #emit(event: ClientEvent): void {
     if (event.type === "delivered") this.#checkIdle();
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch {
-        // A broken listener must not break the client.
-      }
-    }
+    if (event.type === "status") this.#status = event;
+    for (const listener of this.#listeners) deliver(listener, event);
+  }
+}
+
+function deliver(listener: (event: ClientEvent) => void, event: ClientEvent): void {
+  try {
+    listener(event);
+  } catch {
+    // A broken listener must not break the client.
   }
 }
 
