@@ -146,7 +146,7 @@ export async function createCA(options: CreateCAOptions = {}): Promise<KeyedCert
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return await keyed(cert, keys.privateKey);
+  return await keyed(parseCertificate(new Uint8Array(cert.rawData)), keys.privateKey);
 }
 
 /** What every leaf certificate is issued from. */
@@ -182,7 +182,7 @@ async function signLeaf(
   if (options.altNames) {
     extensions.push(new x509.SubjectAlternativeNameExtension(options.altNames, false));
   }
-  return await x509.X509CertificateGenerator.create({
+  const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [options.subject] }],
     issuer: issuer.cert.subjectName,
@@ -193,6 +193,9 @@ async function signLeaf(
     signingKey: issuer.privateKey,
     extensions,
   });
+  // Read back as every reader will (complete and canonical), so that a certificate the CA could
+  // not have used is never handed out or recorded: an invite spent on it would be lost.
+  return parseCertificate(new Uint8Array(cert.rawData));
 }
 
 async function issueLeaf(issuer: Issuer, options: LeafOptions): Promise<KeyedCertificate> {
