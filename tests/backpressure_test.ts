@@ -7,7 +7,7 @@
 
 import { withServer } from "./support/healthy_pair.ts";
 import { assert, assertEquals } from "./support/assert.ts";
-import { concatFrames, joinedClient, type RawClient } from "./support/raw_client.ts";
+import { concatFrames, joinedClient, RawClient } from "./support/raw_client.ts";
 import { encodeFrame } from "../protocol/framing.ts";
 import { MAX_PAYLOAD_CHARS } from "../protocol/messages.ts";
 
@@ -146,5 +146,69 @@ Deno.test("five members bursting at once beside a stopped reader: honest readers
     assertEquals(cut.map((l) => l.fields.user), ["stuck"]);
     assert([...readers, ...senders].every((client) => !client.ended));
     for (const client of [...readers, ...senders, stuck]) client.close();
+  });
+});
+
+Deno.test("back-pressure follows devices: a stopped alice/phone holds back the room, not a dm to alice/laptop nor her device requests", async () => {
+  // Long enough that the phone is not cut while the test looks at who is held back.
+  await withServer({ slowReaderTimeoutMs: 30_000 }, async (fx) => {
+    const laptop = await RawClient.connect(fx.port, fx.caPem);
+    const welcome = await laptop.authenticate(
+      fx.caPem,
+      await fx.issue("alice", { device: "laptop" }),
+    );
+    await laptop.send({ type: "announce", payload: "announce-of-alice-laptop" });
+    await laptop.send({ type: "join", room: "lobby" });
+    await laptop.next("joined");
+    const phone = await joinedClient(
+      fx.port,
+      fx.caPem,
+      await fx.issue("alice", { device: "phone" }),
+    );
+    const bob = await joinedClient(fx.port, fx.caPem, await fx.issue("bob"));
+    const carol = await joinedClient(fx.port, fx.caPem, await fx.issue("carol"), "elsewhere");
+    await laptop.next("presence", (m) => m.user === "bob" && m.event === "join");
+    assertEquals(welcome.device, "laptop");
+    await phone.stopReading();
+    // Bob bursts into the room until he is held back: his acks stop while the phone is behind.
+    // Bounded: at most 12 bursts (14 MiB); loopback buffers take a few MiB first.
+    let held = false;
+    let bursts = 0;
+    while (!held && bursts < 12) {
+      const tag = `p${bursts}x`;
+      bursts += 1;
+      await bob.sendRaw(burst(tag));
+      held = await bob.next("ack", (m) => m.id === `${tag}${BURST_MESSAGES - 1}`, 3_000).then(
+        () => false,
+        () => true,
+      );
+    }
+    assert(held, `bob was never held back after ${bursts} bursts`);
+    // Carol's dm reaches one session of alice, the laptop, which keeps reading: it is not held
+    // back by alice's other device.
+    await carol.send({
+      type: "dm",
+      id: "d1",
+      to: "alice",
+      session: welcome.session,
+      payload: "psst",
+    });
+    assertEquals((await laptop.next("dm", (m) => m.payload === "psst")).from, "carol");
+    assertEquals((await carol.next("ack", (m) => m.id === "d1")).recipients, 1);
+    // A device request is answered to its sender alone.
+    await laptop.send({ type: "devices", id: "l1" });
+    const listed = await laptop.next("devices", (m) => m.id === "l1");
+    assertEquals(listed.type === "devices" && listed.devices.map((d) => d.device).sort(), [
+      "laptop",
+      "phone",
+    ]);
+    // The phone reads again: everything bob sent reaches it, and nobody was cut.
+    phone.startReading();
+    const last = `p${bursts - 1}x${BURST_MESSAGES - 1}`;
+    await bob.next("ack", (m) => m.id === last, 60_000);
+    await phone.next("msg", (m) => m.payload.startsWith(`${last}:`), 60_000);
+    const cut = fx.logs.filter((l) => l.event === "disconnect" && l.fields.code === "slow_reader");
+    assertEquals(cut.map((l) => l.fields.user), []);
+    for (const client of [laptop, phone, bob, carol]) client.close();
   });
 });

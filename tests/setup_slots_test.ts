@@ -14,6 +14,8 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { RawClient } from "./support/raw_client.ts";
 import { FrameDecoder } from "../protocol/framing.ts";
 import { AUTH_TIMEOUT_MS, MAX_SETUPS_PER_ADDRESS } from "../server/limits.ts";
+import { loadIdentity } from "../client/identity.ts";
+import { renewIdentity } from "../client/renewal.ts";
 
 /** A TLS connection from `localAddress`; `secured` says whether the handshake completed. */
 function tlsFrom(
@@ -201,5 +203,28 @@ Deno.test("a TLS handshake dribbled over 8 s, then silence, is closed 10 s after
     );
     await pair.stillWorking("dribbled handshake");
     pair.close();
+  });
+});
+
+Deno.test("renewals give their set-up slot back: more than MAX_SETUPS_PER_ADDRESS in a row from one address, then a login", async () => {
+  await withServer({}, async (fx) => {
+    // Issued a day ago, so that each renewal (of this same certificate) ends later than it.
+    const alice = await fx.issue("alice", { now: new Date(Date.now() - 86_400_000) });
+    const identity = await loadIdentity(await fx.identityFile(alice));
+    const endpoint = { host: "127.0.0.1", port: fx.port };
+    // A renewal never reaches `welcome`: its slot is given back when the connection closes, which
+    // the server's close (flush, close_notify, FIN) must not delay past the client's own close.
+    let renewed = identity;
+    for (let i = 0; i < MAX_SETUPS_PER_ADDRESS + 4; i++) {
+      renewed = (await renewIdentity(endpoint, identity)).identity;
+    }
+    assertEquals(
+      fx.logs.filter((l) => l.event === "renewed").length,
+      MAX_SETUPS_PER_ADDRESS + 4,
+    );
+    const client = await RawClient.connect(fx.port, fx.caPem);
+    const welcome = await client.authenticate(fx.caPem, { ...alice, certDer: renewed.certDer });
+    assertEquals([welcome.user, welcome.device], ["alice", "main"]);
+    client.close();
   });
 });
