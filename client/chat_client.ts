@@ -114,6 +114,8 @@ export class ChatClient {
   #renewing = false;
   #nextRenewalAt = 0;
   readonly #idleWaiters: (() => void)[] = [];
+  /** The latest status event, for listeners that subscribe after it (see `on`). */
+  #status: Extract<ClientEvent, { type: "status" }> | undefined;
   #connection: Connection | undefined;
   #tail: Promise<void> = Promise.resolve();
   #nextId = 1;
@@ -194,14 +196,16 @@ export class ChatClient {
 
   /**
    * Subscribes to events; returns the unsubscribe function. The first listener also gets what
-   * happened before it subscribed (a user interface subscribes after `start()`, which already
-   * connected and may have accepted a key).
+   * happened before it subscribed, and any later one the latest `status` event: user interfaces
+   * subscribe after {@linkcode ChatClient.start}, which already connected (and may have accepted
+   * a key), and must still learn that it did.
    */
   on(listener: (event: ClientEvent) => void): () => void {
     this.#listeners.add(listener);
     const early = this.#early;
     this.#early = undefined;
-    for (const event of early ?? []) deliver(listener, event);
+    if (early) { for (const event of early) deliver(listener, event); }
+    else if (this.#status) deliver(listener, this.#status);
     return () => this.#listeners.delete(listener);
   }
 
@@ -888,6 +892,7 @@ export class ChatClient {
   #emit(event: ClientEvent): void {
     if (event.type === "delivered") this.#checkIdle();
     if (this.#early && this.#early.length < MAX_EARLY_EVENTS) this.#early.push(event);
+    if (event.type === "status") this.#status = event;
     for (const listener of this.#listeners) deliver(listener, event);
   }
 }

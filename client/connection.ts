@@ -13,12 +13,7 @@
 
 import { bytesEqual, randomBytes, toBase64Url } from "../crypto/bytes.ts";
 import { signLabelled, verifyLabelled } from "../crypto/sign.ts";
-import {
-  CertificateError,
-  subjectAltNames,
-  verifyCertificate,
-  type X509Certificate,
-} from "../crypto/x509.ts";
+import type { X509Certificate } from "../crypto/x509.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { decodeB64Field } from "../protocol/fields.ts";
 import {
@@ -38,17 +33,13 @@ import {
 import { type ByteStream, type CloseCause, FramedConnection } from "../protocol/transport.ts";
 import type { Identity } from "./identity.ts";
 import { connectNodeTls } from "./node_tls_stream.ts";
+import { checkServerCertificate } from "./server_certificate.ts";
+import { SetupError } from "./setup_error.ts";
 
 /** Time allowed for TLS and the whole set-up. */
 export const CLIENT_SETUP_TIMEOUT_MS = 15_000;
 
-/** Set-up failed. `code` is a wire error code when the server refused us, else a local one. */
-export class SetupError extends Error {
-  constructor(readonly code: string, message: string, readonly fromServer = false) {
-    super(message);
-    this.name = "SetupError";
-  }
-}
+export { SetupError } from "./setup_error.ts";
 
 /** The server accepted us. */
 export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
@@ -317,26 +308,7 @@ export class ServerLink {
         "The certificate the server presented in TLS is not the one it proved holding",
       );
     }
-    let serverKey: CryptoKey;
-    try {
-      const verified = await verifyCertificate(serverCertDer, options.ca, { usage: "server" });
-      serverKey = verified.publicKey;
-      const names = subjectAltNames(verified.cert).map((name) => name.toLowerCase());
-      if (!names.includes(endpoint.host.toLowerCase())) {
-        throw new SetupError(
-          "wrong_server",
-          `The server's certificate does not name ${endpoint.host} (it names ${names.join(", ")})`,
-        );
-      }
-    } catch (error) {
-      if (error instanceof CertificateError) {
-        throw new SetupError(
-          "server_certificate",
-          `The server's certificate was refused: ${error.message}`,
-        );
-      }
-      throw error;
-    }
+    const serverKey = await checkServerCertificate(serverCertDer, options.ca, endpoint.host);
     const signedByServer = await verifyLabelled(
       serverKey,
       SERVER_PROOF_LABEL,

@@ -83,7 +83,13 @@ export async function verifyCertificateRequest(
     valid = false;
   }
   if (!valid) throw new RequestError("The request's signature does not verify");
-  const names = request.subjectName.getField("CN");
+  let names: string[];
+  try {
+    // Parsed on first use by the library, so a malformed subject throws here, if anywhere.
+    names = request.subjectName.getField("CN");
+  } catch {
+    throw new RequestError("The request's subject could not be read");
+  }
   if (names.length > 1) throw new RequestError("The request has more than one common name");
   return {
     commonName: names[0],

@@ -13,6 +13,8 @@ import * as x509 from "@peculiar/x509";
 import { randomBytes } from "./bytes.ts";
 import { CryptoError } from "./errors.ts";
 import { fingerprintOf } from "./fingerprint.ts";
+import { decodeCanonicalCertificate } from "./certificate_der.ts";
+import { decodeSinglePem } from "./pem.ts";
 import { exportPrivateKeyPem, generateIdentityKeyPair, IDENTITY_KEY_ALGORITHM } from "./keys.ts";
 
 x509.cryptoProvider.set(crypto);
@@ -68,13 +70,52 @@ export interface KeyedCertificate {
   readonly privateKeyPem: string;
 }
 
-/** Parses a certificate from PEM text or DER bytes. */
+/**
+ * Parses a certificate from PEM text or DER bytes, completely and strictly: every part
+ * `@peculiar/x509` would otherwise parse later, on first use (names, dates, extensions, the public
+ * key), is parsed now, so a malformed extension is a `malformed` certificate here and not a
+ * `TypeError` in some later check; and the DER must be the canonical encoding of what it holds
+ * (see `certificate_der.ts`), so one certificate has one encoding and one fingerprint.
+ *
+ * @throws {CertificateError} `malformed`.
+ */
 export function parseCertificate(input: string | Uint8Array): x509.X509Certificate {
+  let der: Uint8Array;
   try {
-    return new x509.X509Certificate(input as string | Uint8Array<ArrayBuffer>);
+    der = typeof input === "string" ? decodeSinglePem(input, "CERTIFICATE") : input;
   } catch {
     throw new CertificateError("malformed", "Certificate could not be parsed");
   }
+  const decoded = decodeCanonicalCertificate(der);
+  if (decoded.kind === "unparsable") {
+    throw new CertificateError("malformed", "Certificate could not be parsed");
+  }
+  if (decoded.kind === "non_canonical") {
+    throw new CertificateError("malformed", `Certificate refused: ${decoded.problem}`);
+  }
+  try {
+    // Built from what was just decoded: the DER is parsed once.
+    const cert = new x509.X509Certificate(decoded.asn);
+    parseEveryPart(cert);
+    return cert;
+  } catch {
+    throw new CertificateError("malformed", "Certificate could not be parsed");
+  }
+}
+
+/** Touches every lazily parsed part of `cert`, so that any parse error happens now. */
+function parseEveryPart(cert: x509.X509Certificate): void {
+  void [
+    cert.serialNumber,
+    cert.subject,
+    cert.issuer,
+    cert.notBefore,
+    cert.notAfter,
+    cert.signatureAlgorithm,
+    cert.signature,
+    cert.publicKey.algorithm,
+    cert.extensions,
+  ];
 }
 
 /** Options for {@linkcode createCA}. */
@@ -105,7 +146,7 @@ export async function createCA(options: CreateCAOptions = {}): Promise<KeyedCert
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return await keyed(cert, keys.privateKey);
+  return await keyed(parseCertificate(new Uint8Array(cert.rawData)), keys.privateKey);
 }
 
 /** What every leaf certificate is issued from. */
@@ -141,7 +182,7 @@ async function signLeaf(
   if (options.altNames) {
     extensions.push(new x509.SubjectAlternativeNameExtension(options.altNames, false));
   }
-  return await x509.X509CertificateGenerator.create({
+  const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: [{ CN: [options.subject] }],
     issuer: issuer.cert.subjectName,
@@ -152,6 +193,9 @@ async function signLeaf(
     signingKey: issuer.privateKey,
     extensions,
   });
+  // Read back as every reader will (complete and canonical), so that a certificate the CA could
+  // not have used is never handed out or recorded: an invite spent on it would be lost.
+  return parseCertificate(new Uint8Array(cert.rawData));
 }
 
 async function issueLeaf(issuer: Issuer, options: LeafOptions): Promise<KeyedCertificate> {
@@ -236,14 +280,14 @@ export function issueServerCertificate(
   });
 }
 
-/** The DNS names and IP addresses in a certificate's subjectAltName, as issued. */
+/**
+ * The DNS names and IP addresses in a certificate's subjectAltName, as issued.
+ *
+ * @throws {CertificateError} `malformed` when the extension cannot be read.
+ */
 export function subjectAltNames(cert: x509.X509Certificate): string[] {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return san
-    ? san.names.items.filter((name) => name.type === "dns" || name.type === "ip").map((name) =>
-      name.value
-    )
-    : [];
+  return subjectAltNameItems(cert).filter((name) => name.type === "dns" || name.type === "ip")
+    .map((name) => name.value);
 }
 
 /**
@@ -252,13 +296,17 @@ export function subjectAltNames(cert: x509.X509Certificate): string[] {
  * @throws {CertificateError} `malformed` when the extension cannot be read.
  */
 export function subjectAltUris(cert: x509.X509Certificate): string[] {
-  let san: x509.SubjectAlternativeNameExtension | null;
+  return subjectAltNameItems(cert).filter((name) => name.type === "url").map((name) => name.value);
+}
+
+/** Every name in a certificate's subjectAltName; a malformed extension is a `CertificateError`. */
+function subjectAltNameItems(cert: x509.X509Certificate): readonly x509.GeneralName[] {
   try {
-    san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    return san ? san.names.items : [];
   } catch {
     throw new CertificateError("malformed", "Certificate subjectAltName could not be read");
   }
-  return san ? san.names.items.filter((name) => name.type === "url").map((name) => name.value) : [];
 }
 
 /** A certificate that {@linkcode verifyCertificate} accepted, with what was checked about it. */
@@ -308,8 +356,12 @@ export interface VerifyOptions {
 }
 
 /**
- * Verifies `candidate` against `ca`, one guard at a time: structure, issuer, CA signature,
- * validity dates, that it is not itself a CA, key usage and extended key usage, key type.
+ * Verifies `candidate` against `ca`, one guard at a time: structure (complete and canonical, see
+ * {@linkcode parseCertificate}), issuer, CA signature, validity dates, that it is not itself a
+ * CA, key usage and extended key usage, key type.
+ *
+ * Whatever the candidate holds, the only error is a {@linkcode CertificateError}: anything else
+ * the X.509 library might still throw on a hostile certificate is reported as `malformed`.
  *
  * @returns a {@linkcode VerifiedCertificate} holding the CN and a verification key.
  * @throws {CertificateError} naming the first check that failed.
@@ -319,7 +371,22 @@ export async function verifyCertificate(
   ca: x509.X509Certificate,
   options: VerifyOptions,
 ): Promise<VerifiedCertificate> {
-  const cert = candidate instanceof x509.X509Certificate ? candidate : parseCertificate(candidate);
+  try {
+    const cert = parseCertificate(
+      candidate instanceof x509.X509Certificate ? new Uint8Array(candidate.rawData) : candidate,
+    );
+    return await verifyParsed(cert, ca, options);
+  } catch (error) {
+    if (error instanceof CertificateError) throw error;
+    throw new CertificateError("malformed", "Certificate could not be parsed");
+  }
+}
+
+async function verifyParsed(
+  cert: x509.X509Certificate,
+  ca: x509.X509Certificate,
+  options: VerifyOptions,
+): Promise<VerifiedCertificate> {
   if (cert.issuer !== ca.subject || !authorityKeyMatches(cert, ca)) {
     throw new CertificateError("wrong_ca", "Certificate was not issued by this CA");
   }

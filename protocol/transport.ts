@@ -4,7 +4,11 @@
  * frame queued since the last write into one `write` call. Both server and client use it.
  *
  * The queue is bounded in bytes: {@linkcode FramedConnection.send} returns false once the bound
- * is passed, and the owner decides what that means (the server closes a slow reader).
+ * is passed, and the owner decides what that means (the server closes a slow reader). Below that
+ * hard bound the queue has two marks: past the upper one the connection is *behind* (since
+ * {@linkcode FramedConnection.behindSince}) until it drains to the lower one, so an owner can
+ * hold back whoever fills it (back-pressure) and tell a reader that is merely busy from one that
+ * never catches up.
  *
  * @module
  */
@@ -40,6 +44,10 @@ export interface FramedConnectionOptions {
   maxFrameBytes?: number;
   /** Bytes that may wait in the outbound queue. */
   maxOutboundBytes?: number;
+  /** Queued bytes past which the connection is behind; infinite (never behind) by default. */
+  behindBytes?: number;
+  /** Queued bytes at or below which a connection that was behind has caught up again. */
+  caughtUpBytes?: number;
 }
 
 /**
@@ -60,6 +68,10 @@ export class FramedConnection {
   readonly #conn: ByteStream;
   readonly #decoder: FrameDecoder;
   readonly #maxOutboundBytes: number;
+  readonly #behindBytes: number;
+  readonly #caughtUpBytes: number;
+  #behindSince: number | undefined;
+  #caughtUp: (() => void)[] = [];
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #writing = false;
@@ -73,6 +85,8 @@ export class FramedConnection {
     this.#conn = conn;
     this.#decoder = new FrameDecoder(options.maxFrameBytes ?? MAX_FRAME_BYTES);
     this.#maxOutboundBytes = options.maxOutboundBytes ?? Infinity;
+    this.#behindBytes = options.behindBytes ?? Infinity;
+    this.#caughtUpBytes = Math.min(options.caughtUpBytes ?? 0, this.#behindBytes);
   }
 
   /** The peer's address as `host:port`. */
@@ -91,6 +105,20 @@ export class FramedConnection {
   /** Bytes waiting to be written, including the write in progress. */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /**
+   * Monotonic time (ms) the queue passed the `behindBytes` mark, if it has not drained to
+   * `caughtUpBytes` since; undefined while the peer keeps up.
+   */
+  get behindSince(): number | undefined {
+    return this.#behindSince;
+  }
+
+  /** Resolves once the connection is no longer behind (or is closed). */
+  caughtUp(): Promise<void> {
+    if (this.#behindSince === undefined || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#caughtUp.push(resolve));
   }
 
   /**
@@ -138,6 +166,9 @@ export class FramedConnection {
     if (this.#queuedBytes + frame.length > this.#maxOutboundBytes) return false;
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
+    if (this.#behindSince === undefined && this.#queuedBytes > this.#behindBytes) {
+      this.#behindSince = performance.now();
+    }
     if (!this.#writing) {
       this.#writing = true;
       // Start writing after the current task, so every frame queued by it goes in one write.
@@ -147,15 +178,21 @@ export class FramedConnection {
   }
 
   /**
-   * Queues a last frame ahead of everything not yet being written, which is dropped, and
-   * ignoring the outbound bound. For telling a peer that fell behind why it is being closed.
+   * Queues a last frame, ignoring the outbound bound: after everything already queued, or, with
+   * `dropQueued`, ahead of everything not yet being written, which is dropped (for telling a peer
+   * that fell behind why it is being closed, without making it read the backlog first).
    */
-  sendFinal(frame: Uint8Array): void {
+  sendFinal(frame: Uint8Array, dropQueued = false): void {
     if (this.#closed) return;
-    let dropped = 0;
-    for (const queued of this.#queue) dropped += queued.length;
-    this.#queue = [frame];
-    this.#queuedBytes += frame.length - dropped;
+    if (dropQueued) {
+      let dropped = 0;
+      for (const queued of this.#queue) dropped += queued.length;
+      this.#queue = [];
+      this.#queuedBytes -= dropped;
+    }
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    this.#checkCaughtUp();
     if (!this.#writing) {
       this.#writing = true;
       queueMicrotask(() => this.#flush());
@@ -201,6 +238,15 @@ export class FramedConnection {
       // Already closed by the peer or the runtime.
     }
     for (const resolve of this.#drained.splice(0)) resolve();
+    this.#behindSince = undefined;
+    for (const resolve of this.#caughtUp.splice(0)) resolve();
+  }
+
+  /** Ends the behind state once the queue has drained to the lower mark. */
+  #checkCaughtUp(): void {
+    if (this.#behindSince === undefined || this.#queuedBytes > this.#caughtUpBytes) return;
+    this.#behindSince = undefined;
+    for (const resolve of this.#caughtUp.splice(0)) resolve();
   }
 
   async #flush(): Promise<void> {
@@ -210,6 +256,7 @@ export class FramedConnection {
         let offset = 0;
         while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
         this.#queuedBytes -= chunk.length;
+        this.#checkCaughtUp();
       }
     } catch {
       this.#shut();

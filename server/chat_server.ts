@@ -17,13 +17,14 @@ import {
   MAX_LINK_REQUESTS,
   SESSION_ID_BYTES,
 } from "../protocol/messages.ts";
-import { type ByteStream, type CloseCause, FramedConnection } from "../protocol/transport.ts";
-import { TlsListener } from "./tls_listener.ts";
+import { type CloseCause, FramedConnection } from "../protocol/transport.ts";
+import { type AcceptedStream, TlsListener } from "./tls_listener.ts";
 import { CertificateCache } from "../crypto/certificate_cache.ts";
 import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { RoomRegistry } from "./rooms.ts";
-import { route, type RouterContext } from "./router.ts";
+import { recipientsOf, route, type RouterContext } from "./router.ts";
+import { deliverWhenCaughtUp } from "./backpressure.ts";
 import type { ServerIdentity } from "./server_identity.ts";
 import { Session } from "./session.ts";
 import {
@@ -123,6 +124,7 @@ export class ChatServer implements RouterContext {
       keyPem: options.identity.keyPem,
       handshakeTimeoutMs: limits.authTimeoutMs,
       maxConnections: limits.maxSessions + limits.maxPendingSetups,
+      maxSetupsPerAddress: limits.maxSetupsPerAddress,
     });
     const server = new ChatServer(options, listener);
     server.#startTimers();
@@ -196,7 +198,12 @@ export class ChatServer implements RouterContext {
       if (devices?.size === 0) this.#byUser.delete(session.user);
     }
     this.rooms.leaveAll(session, code ?? "quit");
-    if (code) session.conn.sendFinal(encodeFrame({ type: "error", code, message, fatal: true }));
+    if (code) {
+      // A slow reader is told at once, ahead of the backlog it is not reading; anyone else gets
+      // everything queued for it first, then the reason.
+      const frame = encodeFrame({ type: "error", code, message, fatal: true });
+      session.conn.sendFinal(frame, code === "slow_reader");
+    }
     session.ending = true;
     void session.conn.close(CLOSE_GRACE_MS);
     this.#log.log(code && code !== "server_shutdown" ? "warn" : "info", "disconnect", {
@@ -255,24 +262,35 @@ export class ChatServer implements RouterContext {
     }
   }
 
-  async #handle(tls: ByteStream): Promise<void> {
+  async #handle(tls: AcceptedStream): Promise<void> {
     const conn = new FramedConnection(tls, {
       maxFrameBytes: this.limits.maxFrameBytes,
       maxOutboundBytes: this.limits.maxOutboundBytes,
+      behindBytes: this.limits.behindBytes,
+      caughtUpBytes: this.limits.caughtUpBytes,
     });
     const addr = conn.remote;
     if (this.#stopping || this.#pending.size >= this.limits.maxPendingSetups) {
       this.#refuse(conn, "server_full", "Too many connections are setting up; try again shortly");
       return;
     }
-    this.#pending.set(conn, performance.now());
+    // One deadline for the whole set-up, TLS handshake included: from the TCP accept.
+    this.#pending.set(conn, tls.acceptedAt);
     this.#log.log("debug", "connect", { addr });
     const setup = new ServerSetup(this.#setupContext);
     let session: Session | undefined;
     const cause = await conn.run((body) => {
       const message = decodeClientMessage(body);
-      if (session) return route(this, session, message);
-      return this.#setupStep(setup, conn, message).then((registered) => {
+      if (session) {
+        // Nothing more is read from a session while anyone this frame would reach is behind.
+        const from = session;
+        return deliverWhenCaughtUp(
+          () => recipientsOf(this, from, message),
+          () => route(this, from, message),
+          () => !from.closed,
+        );
+      }
+      return this.#setupStep(setup, conn, tls, message).then((registered) => {
         session = registered;
       });
     });
@@ -283,6 +301,7 @@ export class ChatServer implements RouterContext {
   async #setupStep(
     setup: ServerSetup,
     conn: FramedConnection,
+    tls: AcceptedStream,
     message: ClientMessage,
   ): Promise<Session | undefined> {
     const step = await setup.handle(message);
@@ -303,8 +322,9 @@ export class ChatServer implements RouterContext {
     }
     if (step.reply) conn.sendMessage(step.reply);
     if (!step.verified) return undefined;
-    this.#pending.delete(conn);
     const session = this.#register(step.verified, conn);
+    this.#pending.delete(conn);
+    tls.endSetup();
     this.offerLinks(session);
     return session;
   }
@@ -398,10 +418,17 @@ export class ChatServer implements RouterContext {
   }
 
   #startTimers(): void {
-    const { authTimeoutMs, idleTimeoutMs, pingIntervalMs, revocationPollMs } = this.limits;
+    const { authTimeoutMs, idleTimeoutMs, pingIntervalMs, revocationPollMs, slowReaderTimeoutMs } =
+      this.limits;
     const sweepMs = Math.max(
       10,
-      Math.min(1000, authTimeoutMs / 4, idleTimeoutMs / 4, pingIntervalMs / 2),
+      Math.min(
+        1000,
+        authTimeoutMs / 4,
+        idleTimeoutMs / 4,
+        pingIntervalMs / 2,
+        slowReaderTimeoutMs / 4,
+      ),
     );
     this.#timers.push(setInterval(() => this.#guarded("sweep", () => this.#sweep()), sweepMs));
     this.#timers.push(
@@ -437,6 +464,15 @@ export class ChatServer implements RouterContext {
       }
     }
     for (const session of this.#sessions.values()) {
+      const behindSince = session.conn.behindSince;
+      if (behindSince !== undefined && now - behindSince > this.limits.slowReaderTimeoutMs) {
+        this.closeSession(
+          session,
+          "slow_reader",
+          `More than ${this.limits.behindBytes} bytes behind for ${this.limits.slowReaderTimeoutMs} ms`,
+        );
+        continue;
+      }
       const quiet = now - session.conn.lastReceivedAt;
       if (quiet > this.limits.idleTimeoutMs) {
         this.closeSession(

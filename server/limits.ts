@@ -7,7 +7,7 @@
 
 import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
 
-/** Time allowed from TCP accept to a verified client proof. */
+/** Time allowed from TCP accept to a verified client proof, TLS handshake included. */
 export const AUTH_TIMEOUT_MS = 10_000;
 /** The server pings a session that has been quiet this long. */
 export const PING_INTERVAL_MS = 20_000;
@@ -21,12 +21,37 @@ export const RATE_BURST = 100;
 export const FLOOD_MAX_REFUSED = 200;
 /** Window over which refused frames are counted. */
 export const FLOOD_WINDOW_MS = 10_000;
-/** Bytes queued for a session and not yet written before it is closed as a slow reader. */
-export const MAX_OUTBOUND_BYTES = 1024 * 1024;
+/**
+ * Bytes queued for a session and not yet written past which it is *behind*: whoever just sent it
+ * something (a room message, a direct message, a key package, or the session itself through its
+ * own replies) is not read from again until it has caught up. One member's burst therefore waits
+ * in that member's socket, not in everyone else's queue.
+ */
+export const BEHIND_BYTES = 512 * 1024;
+/** Queued bytes at or below which a session that was behind has caught up. */
+export const CAUGHT_UP_BYTES = 128 * 1024;
+/**
+ * A session that stays behind this long is closed as a slow reader: it is holding back everyone
+ * who sends to it, and a reader that reads at all clears a few hundred KiB far sooner.
+ */
+export const SLOW_READER_TIMEOUT_MS = 10_000;
+/**
+ * Hard bound on bytes queued for one session; past it the session is closed as a slow reader at
+ * once. Back-pressure keeps each sender to one frame past {@linkcode BEHIND_BYTES}, so only many
+ * senders at once against a reader that has stopped get here.
+ */
+export const MAX_OUTBOUND_BYTES = 4 * 1024 * 1024;
 /** Authenticated sessions the server holds at once. */
 export const MAX_SESSIONS = 10_000;
 /** Connections still in set-up at once; more are refused as `server_full`. */
 export const MAX_PENDING_SETUPS = 1024;
+/**
+ * Connections one address (an IPv4 address, an IPv6 /64) may have in set-up at once, from the
+ * TCP accept to `welcome`; more from it are closed at once, before TLS. One address can then
+ * hold at most this many of the {@linkcode MAX_PENDING_SETUPS}, and a NAT full of honest users
+ * still gets hundreds of set-ups a second through (one takes a few milliseconds).
+ */
+export const MAX_SETUPS_PER_ADDRESS = 16;
 /** Rooms one session may be in. */
 export const MAX_ROOMS_PER_SESSION = 32;
 /** Members one room may hold. */
@@ -49,8 +74,12 @@ export interface ServerLimits {
   floodMaxRefused: number;
   floodWindowMs: number;
   maxOutboundBytes: number;
+  behindBytes: number;
+  caughtUpBytes: number;
+  slowReaderTimeoutMs: number;
   maxSessions: number;
   maxPendingSetups: number;
+  maxSetupsPerAddress: number;
   maxRoomsPerSession: number;
   maxRoomMembers: number;
   revocationPollMs: number;
@@ -67,8 +96,12 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   floodMaxRefused: FLOOD_MAX_REFUSED,
   floodWindowMs: FLOOD_WINDOW_MS,
   maxOutboundBytes: MAX_OUTBOUND_BYTES,
+  behindBytes: BEHIND_BYTES,
+  caughtUpBytes: CAUGHT_UP_BYTES,
+  slowReaderTimeoutMs: SLOW_READER_TIMEOUT_MS,
   maxSessions: MAX_SESSIONS,
   maxPendingSetups: MAX_PENDING_SETUPS,
+  maxSetupsPerAddress: MAX_SETUPS_PER_ADDRESS,
   maxRoomsPerSession: MAX_ROOMS_PER_SESSION,
   maxRoomMembers: MAX_ROOM_MEMBERS,
   revocationPollMs: REVOCATION_POLL_MS,

@@ -347,6 +347,89 @@ async function deviceRequest(
   }
 }
 
+/**
+ * The sessions that handling `message` from `session` may queue frames for: the sender itself
+ * (replies, errors) and whoever the message reaches. The caller waits until none of them is
+ * behind before routing the message (back-pressure, `server/backpressure.ts`).
+ */
+export function recipientsOf(
+  context: RouterContext,
+  session: Session,
+  message: ClientMessage,
+): Session[] {
+  switch (message.type) {
+    case "keys":
+    case "msg":
+    case "leave": {
+      if (message.room === undefined) {
+        // Direct chains: the sessions the items name, wherever they are.
+        const targets = new Set<Session>([session]);
+        for (const item of (message as Extract<ClientMessage, { type: "keys" }>).items) {
+          const target = context.sessionById(item.to);
+          if (target) targets.add(target);
+        }
+        return [...targets];
+      }
+      // A non-member is only refused (`not_in_room`): its reply goes to itself alone.
+      const room = context.rooms.get(message.room);
+      return room?.members.has(session.id) ? [session, ...room.members.values()] : [session];
+    }
+    case "join": {
+      // Everyone already in the room hears the newcomer's presence.
+      const room = context.rooms.get(message.room);
+      return room ? [session, ...room.members.values()] : [session];
+    }
+    case "announce":
+    case "agreement": {
+      // Everyone who shares a room with the sender (its user's other devices included).
+      const told = new Set<Session>([session]);
+      for (const room of session.rooms) {
+        for (const member of room.members.values()) told.add(member);
+      }
+      return [...told];
+    }
+    case "device_link": {
+      // The new device's live sessions and everyone who shares a room with them hear the link.
+      const told = new Set<Session>([session]);
+      for (const target of context.sessionsOf(session.user)) {
+        if (target.device !== message.device) continue;
+        told.add(target);
+        for (const room of target.rooms) {
+          for (const member of room.members.values()) told.add(member);
+        }
+      }
+      return [...told];
+    }
+    case "dm": {
+      // The one session of `to` the message names, as `route` picks it (a user may have several).
+      const target = context.sessionsOf(message.to).find((candidate) =>
+        candidate.id === message.session
+      );
+      return target ? [session, target] : [session];
+    }
+    // Answered to the sender only. A device revoked by `device_revoke` has its session closed;
+    // that session's last frame (`revoked`) is never held back, so it is no recipient here.
+    case "device_invite":
+    case "devices":
+    case "device_revoke":
+    case "lookup":
+    case "rooms":
+    case "who":
+    case "ping":
+    case "pong":
+    // Refused as `unexpected` after set-up.
+    case "hello":
+    case "auth":
+    case "enroll":
+    case "renew":
+      return [session];
+    default: {
+      const unreachable: never = message;
+      throw new ProtocolError("unknown_type", `Unhandled ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
 /** The room `name` if `session` is a member; otherwise refuses with `not_in_room` (naming `id`). */
 function memberRoom(
   context: RouterContext,

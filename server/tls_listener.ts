@@ -6,54 +6,99 @@
  * would wait for it. Node's sockets can turn Nagle off. Each accepted socket is wrapped as the
  * small byte-stream interface `protocol/transport.ts` reads and writes.
  *
+ * The listener is also where set-up starts: it notes the moment of the TCP accept (the one
+ * set-up deadline counts from it), gives each connection one of its address's set-up slots or
+ * closes it at once (`address_slots.ts`), and closes sockets so that what was written arrives.
+ *
  * @module
  */
 
+import type net from "node:net";
 import tls from "node:tls";
 import type { ByteStream } from "../protocol/transport.ts";
+import { AddressSlots } from "./address_slots.ts";
 
 /** Bytes read from a socket and not yet taken before it is paused (back-pressure). */
 const PAUSE_ABOVE_BYTES = 256 * 1024;
+/**
+ * How long a closed socket may take to flush what was written to it and close TLS cleanly
+ * (`close_notify`, then FIN) before it is destroyed. Meanwhile whatever the peer still sends is
+ * read and dropped: closing a socket with unread data makes the kernel answer with a reset, and
+ * a reset makes the peer's kernel throw away what it had received and not yet delivered, which is
+ * how a flooding client used to lose the very error frame that told it why it was closed.
+ */
+export const CLOSE_FLUSH_MS = 2_000;
 
-/** Options of {@linkcode listenTls}. */
+/** Options of {@linkcode TlsListener.listen}. */
 export interface TlsListenOptions {
   hostname: string;
   port: number;
   certPem: string;
   keyPem: string;
-  /** TLS handshakes taking longer than this are dropped. */
+  /** TLS handshakes not finished this long after the TCP accept are dropped. */
   handshakeTimeoutMs: number;
   /** Open sockets (in TLS handshake or past it) beyond which new ones are closed at once. */
   maxConnections?: number;
+  /**
+   * Connections one address may have in set-up (from TCP accept until the owner calls
+   * {@linkcode AcceptedStream.endSetup}); more from that address are closed at once, before TLS.
+   */
+  maxSetupsPerAddress?: number;
+}
+
+/**
+ * An accepted connection: a byte stream that knows when TCP accepted it, and holds one of its
+ * address's set-up slots until set-up ends.
+ */
+export interface AcceptedStream extends ByteStream {
+  /** Monotonic time (ms, `performance.now()`) of the TCP accept: set-up deadlines start here. */
+  readonly acceptedAt: number;
+  /** Gives the address's set-up slot back; closing the connection does so too. */
+  endSetup(): void;
+}
+
+/** What the listener knows about a TCP connection before its TLS handshake is done. */
+interface Accepted {
+  readonly acceptedAt: number;
+  readonly endSetup: () => void;
 }
 
 /** A listening TLS server handing out accepted connections one at a time. */
 export class TlsListener {
   readonly #server: tls.Server;
-  readonly #accepted: ByteStream[] = [];
-  #waiter: ((stream: ByteStream | null) => void) | undefined;
+  readonly #accepted: AcceptedStream[] = [];
+  #waiter: ((stream: AcceptedStream | null) => void) | undefined;
   #closed = false;
 
-  private constructor(server: tls.Server, handshakeTimeoutMs: number) {
+  private constructor(server: tls.Server, options: TlsListenOptions) {
     this.#server = server;
+    const slots = new AddressSlots(options.maxSetupsPerAddress ?? Infinity);
     // Node's `handshakeTimeout` is not enforced here, so a socket that never finishes its TLS
-    // handshake is closed by this timer instead; the chat server's own set-up deadline takes
-    // over once the handshake is done.
+    // handshake is closed by this timer instead, counted from the TCP accept; the chat server's
+    // set-up deadline, counted from the same moment, takes over once the handshake is done.
+    const accepted = new WeakMap<object, Accepted>();
     const secured = new WeakSet<object>();
-    server.on(
-      "connection",
-      (raw: { destroy(): void; once(event: string, fn: () => void): void }) => {
-        const timer = setTimeout(() => {
-          if (!secured.has(raw)) raw.destroy();
-        }, handshakeTimeoutMs);
-        raw.once("close", () => clearTimeout(timer));
-      },
-    );
+    server.on("connection", (raw: net.Socket) => {
+      const acceptedAt = performance.now();
+      // Refused before any TLS work: an address at its bound gets no handshake at all.
+      const endSetup = raw.remoteAddress ? slots.take(raw.remoteAddress) : undefined;
+      if (!endSetup) return void raw.destroy();
+      const timer = setTimeout(() => {
+        if (!secured.has(raw)) raw.destroy();
+      }, options.handshakeTimeoutMs);
+      raw.once("close", () => {
+        clearTimeout(timer);
+        endSetup();
+      });
+      accepted.set(raw, { acceptedAt, endSetup });
+    });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       // The plain socket under the TLS one (tests/server_test.ts checks this stays true).
       const raw = (socket as unknown as { _parent?: object })._parent;
-      if (raw) secured.add(raw);
-      const stream = new NodeTlsStream(socket);
+      const known = raw && accepted.get(raw);
+      if (!raw || !known) return void socket.destroy();
+      secured.add(raw);
+      const stream = new NodeTlsStream(socket, known.acceptedAt, known.endSetup);
       if (this.#waiter) {
         const waiter = this.#waiter;
         this.#waiter = undefined;
@@ -83,7 +128,7 @@ export class TlsListener {
       server.once("error", reject);
       server.listen(options.port, options.hostname, () => {
         server.off("error", reject);
-        resolve(new TlsListener(server, options.handshakeTimeoutMs));
+        resolve(new TlsListener(server, options));
       });
     });
   }
@@ -95,7 +140,7 @@ export class TlsListener {
   }
 
   /** The next accepted connection, or null once the listener is closed. */
-  accept(): Promise<ByteStream | null> {
+  accept(): Promise<AcceptedStream | null> {
     const ready = this.#accepted.shift();
     if (ready) return Promise.resolve(ready);
     if (this.#closed) return Promise.resolve(null);
@@ -113,17 +158,22 @@ export class TlsListener {
 }
 
 /** One accepted TLS socket, as a byte stream with read, write and close. */
-class NodeTlsStream implements ByteStream {
+class NodeTlsStream implements AcceptedStream {
   readonly remoteAddr: Deno.NetAddr;
   readonly #socket: tls.TLSSocket;
   readonly #chunks: Uint8Array[] = [];
   #offset = 0;
   #buffered = 0;
   #ended = false;
+  #closing = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(socket: tls.TLSSocket) {
+  constructor(
+    socket: tls.TLSSocket,
+    readonly acceptedAt: number,
+    readonly endSetup: () => void,
+  ) {
     this.#socket = socket;
     socket.setNoDelay(true);
     this.remoteAddr = {
@@ -132,6 +182,7 @@ class NodeTlsStream implements ByteStream {
       port: socket.remotePort ?? 0,
     };
     socket.on("data", (chunk: Uint8Array) => {
+      if (this.#closing) return; // read and dropped: see CLOSE_FLUSH_MS
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
       if (this.#buffered > PAUSE_ABOVE_BYTES) socket.pause();
@@ -196,10 +247,24 @@ class NodeTlsStream implements ByteStream {
     });
   }
 
+  /**
+   * Ends the connection without losing what was written: Node flushes its buffer, then TLS sends
+   * `close_notify` and TCP its FIN. A peer that does not read (or does not close its side) cannot
+   * hold the socket open: it is destroyed after {@linkcode CLOSE_FLUSH_MS}.
+   */
   close(): void {
-    this.#socket.destroy();
+    if (this.#closing) return;
+    this.#closing = true;
     this.#ended = true;
+    this.#chunks.length = 0;
+    this.#buffered = 0;
+    const socket = this.#socket;
     this.#notify();
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
+    socket.once("close", () => clearTimeout(timer));
+    socket.resume();
+    socket.end();
   }
 
   #notify(): void {

@@ -12,6 +12,7 @@ import { enroll, enrolled } from "./support/enrolment.ts";
 import { JoinProcess } from "./support/join_process.ts";
 import { joinedClient, RawClient } from "./support/raw_client.ts";
 import { startServeProcess } from "./support/serve_process.ts";
+import { startServer } from "./support/server_fixture.ts";
 import { withServer } from "./support/healthy_pair.ts";
 import { decodeInviteToken } from "../protocol/invite_token.ts";
 
@@ -166,4 +167,22 @@ Deno.test("device frames: invite, list and revoke only the session's own user's 
     assertEquals((await laptop.next("error", (m) => m.id === "r3")).code, "no_such_device");
     for (const client of [laptop, bob, again]) client.close();
   });
+});
+
+Deno.test("device frames to a server without device administration: refused as unexpected, after back-pressure, nothing internal", async () => {
+  // Device requests are routed asynchronously; their refusal must reach the connection (and
+  // close it with its code), not escape as an unhandled rejection.
+  const fx = await startServer({}, { registrar: false });
+  try {
+    const alice = await joinedClient(fx.port, fx.caPem, await fx.issue("alice"));
+    await alice.send({ type: "devices", id: "l1" });
+    const refused = await alice.expectRefusal("unexpected");
+    assertStringIncludes(refused.message, "does not manage devices");
+    const bob = await joinedClient(fx.port, fx.caPem, await fx.issue("bob"));
+    await bob.send({ type: "device_invite", id: "i1", device: "tablet" });
+    await bob.expectRefusal("unexpected");
+    assertEquals(fx.logs.filter((l) => l.level === "error"), []);
+  } finally {
+    await fx.close();
+  }
 });

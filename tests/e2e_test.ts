@@ -120,6 +120,26 @@ async function inProcessClient(world: World, port: number, name: string, identit
   return { client, events, next };
 }
 
+Deno.test("`openchat join --json` prints the first `connected` status, before anything else", async () => {
+  await withWorld(async (world, serve) => {
+    const alice = join(world, serve.port, "alice", await world.identity("alice"));
+    try {
+      await alice.next("ready");
+      const connected = alice.events.findIndex((e) =>
+        e.type === "status" && e.state === "connected"
+      );
+      assertEquals(connected, 0, JSON.stringify(alice.events.slice(0, 3)));
+      assertStringIncludes(
+        (alice.events[0] as { message: string }).message,
+        `Connected to 127.0.0.1:${serve.port} as alice`,
+      );
+      assertEquals((await alice.close()).code, 0);
+    } finally {
+      await alice.kill();
+    }
+  });
+});
+
 Deno.test("three users chat end to end through a recording relay; the server sees only ciphertext", async () => {
   await withWorld(async (world, serve) => {
     const relay = await relayTo(world, serve.port);

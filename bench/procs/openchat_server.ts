@@ -21,6 +21,8 @@ export const BENCH_LIMITS = {
   rateBurst: 1_000_000,
   maxSessions: 100_000,
   maxPendingSetups: 4096,
+  // Every load generator connects from 127.0.0.1, many set-ups at once.
+  maxSetupsPerAddress: 4096,
   maxRoomMembers: 10_000,
 };
 

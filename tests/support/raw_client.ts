@@ -111,6 +111,9 @@ export class RawClient {
     } catch {
       // reset or closed: the connection has ended either way
     }
+    // Close our side too, as a real client does: the server holds the connection (and its
+    // address's set-up slot) until the client closes or its close deadline passes.
+    this.close();
     this.#ended = true;
     for (const resolve of this.#endWaiters.splice(0)) resolve();
   }
@@ -259,6 +262,17 @@ export class RawClient {
       // already closed
     }
   }
+}
+
+/** Frames back to back in one buffer, for sending in a single write. */
+export function concatFrames(frames: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
+  let offset = 0;
+  for (const frame of frames) {
+    all.set(frame, offset);
+    offset += frame.length;
+  }
+  return all;
 }
 
 /** Connects, authenticates, announces (an opaque placeholder) and joins `room`. */

@@ -76,8 +76,14 @@ export async function toIdentity(
   };
 }
 
-/** Starts a server with `limits` over the defaults. */
-export async function startServer(limits: Partial<ServerLimits> = {}): Promise<ServerFixture> {
+/**
+ * Starts a server with `limits` over the defaults. With `registrar: false` it has no enrolment,
+ * renewal or device administration (as a server run without its CA's registrar).
+ */
+export async function startServer(
+  limits: Partial<ServerLimits> = {},
+  options: { registrar?: boolean } = {},
+): Promise<ServerFixture> {
   const dataDir = await Deno.makeTempDir({ prefix: "openchat-server-" });
   const ca = await CertificateAuthority.create(dataDir, { name: "Test CA" });
   const identity = await ensureServerIdentity(ca, []);
@@ -92,7 +98,7 @@ export async function startServer(limits: Partial<ServerLimits> = {}): Promise<S
     caCert: ca.cert,
     identity,
     records: ca.store,
-    registrar: new CaRegistrar(ca, () => [address]),
+    registrar: options.registrar === false ? undefined : new CaRegistrar(ca, () => [address]),
     limits,
     logger,
   });
