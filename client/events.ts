@@ -76,6 +76,8 @@ export type ClientEvent =
     fingerprint: string;
     trust: "first_seen" | "vouched";
     by?: string;
+    /** Set when it is the device that invited this one (its link proved it held our invite). */
+    invitedUs?: true;
   }
   | { type: "trusted"; user: string; device: string; fingerprint: string }
   /**

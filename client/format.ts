@@ -84,7 +84,9 @@ export function formatEvent(event: ClientEvent): string | undefined {
           ? `\n   keys you accept for ${event.user}: ${event.trusted.join(", ")}`
           : "");
     case "device_accepted":
-      return event.trust === "vouched"
+      return event.invitedUs
+        ? `-- ${event.user}/${event.device} invited this device: you now accept its key (${event.fingerprint})`
+        : event.trust === "vouched"
         ? `-- ${event.user} added the device ${event.device}, vouched for by ${event.by} (${event.fingerprint})`
         : `-- first time you meet ${event.user}: trusting ${event.user}/${event.device} on first use (${event.fingerprint}); compare it out of band with /whois ${event.user}`;
     case "trusted":

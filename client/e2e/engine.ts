@@ -842,7 +842,7 @@ export class E2ESession {
       device: verified.signerDevice,
       fingerprint: verified.signerFingerprint,
       trust: "vouched",
-      by: local.device,
+      invitedUs: true,
     });
     const upgraded = this.#peers.sessionsOf(local.user).filter((peer) =>
       peer.announcement.keyFingerprint === verified.signerFingerprint
