@@ -573,6 +573,13 @@ export class ChatClient {
       case "enrolled":
       case "renewed":
         break;
+      // Issue 12 (offline delivery): the client side is being built.
+      case "offline_device":
+      case "history":
+      case "inbox":
+      case "prekeys_stored":
+      case "bundles":
+        break;
       default: {
         const unreachable: never = message;
         void unreachable;

@@ -10,6 +10,7 @@
 
 import { ProtocolError } from "./errors.ts";
 import { isValidDeviceLabel } from "./devices.ts";
+import { isValidUserName } from "./names.ts";
 import { MAX_TOKEN_CHARS } from "./invite_token.ts";
 import {
   arrayField,
@@ -62,6 +63,18 @@ export const ENROLL_SECRET_BYTES = 16;
 export const MAX_REQUEST_BYTES = 4096;
 /** Most sessions listed in one `peer` answer (one per online device). */
 export const MAX_PEER_SESSIONS = 64;
+/** Most entries in one `history` frame (the frame size limit usually binds first). */
+export const MAX_HISTORY_ENTRIES = 500;
+/** Most items in one `inbox` frame (the frame size limit usually binds first). */
+export const MAX_INBOX_ITEMS = 500;
+/** Largest pre-key payload (opaque to the server). */
+export const MAX_PREKEY_CHARS = 512;
+/** Most one-time pre-keys in one `prekeys` frame. */
+export const MAX_PREKEYS_PER_FRAME = 100;
+/** Most devices one `bundles` request may name. */
+export const MAX_BUNDLE_DEVICES = 64;
+/** Most offline member devices listed in one `joined` frame. */
+export const MAX_LISTED_OFFLINE = 1024;
 /** Most devices listed in one `devices` answer. */
 export const MAX_LISTED_DEVICES = 100;
 
@@ -103,7 +116,21 @@ export type ClientMessage =
    * `membership_changed`, so no member receives a message that was not sealed for them.
    */
   | { type: "msg"; id: string; room: string; payload: string; version?: number }
-  | { type: "dm"; id: string; to: string; session: string; payload: string }
+  /**
+   * A direct message to one session of `to` (`session`), or, stored in its inbox, to one of its
+   * devices that is offline (`device`): exactly one of the two.
+   */
+  | { type: "dm"; id: string; to: string; session?: string; device?: string; payload: string }
+  /** The room log after sequence `after`, within this device's membership; answered by `history`. */
+  | { type: "history"; room: string; after: number }
+  /** This device's inbox after sequence `after`; answered by `inbox`. */
+  | { type: "inbox"; after: number }
+  /** Deletes this device's inbox up to sequence `upto` (processed and kept on the device). */
+  | { type: "inbox_ack"; upto: number }
+  /** Publishes a signed pre-key (replacing the last) and adds one-time pre-keys. */
+  | { type: "prekeys"; signed?: string; onetime: string[] }
+  /** Asks for a pre-key bundle of each device (`user/device`), taking one one-time pre-key each. */
+  | { type: "bundles"; id: string; devices: string[] }
   | { type: "lookup"; id: string; user: string }
   | { type: "ping" }
   | { type: "pong" };
@@ -121,6 +148,49 @@ export interface MemberInfo {
   agreement?: string;
   /** A link by which another device of the same user vouches for this one. */
   link?: string;
+}
+
+/** A member device with no live session, as `joined` and `presence` list it. */
+export interface OfflineDevice {
+  user: string;
+  device: string;
+  /** Its current certificate (DER, b64u). */
+  cert: string;
+}
+
+/** One stored room message, as `history` gives it. */
+export interface HistoryEntry {
+  seq: number;
+  from: string;
+  device: string;
+  session: string;
+  /** Server time it was stored, ms since the epoch. */
+  ts: number;
+  payload: string;
+}
+
+/** One stored item of a device's inbox. */
+export interface InboxItem {
+  seq: number;
+  kind: "keys" | "dm";
+  /** For key packages of a room. */
+  room?: string;
+  from: string;
+  device: string;
+  session: string;
+  ts: number;
+  payload: string;
+}
+
+/** A device's pre-keys, as `bundles` hands them out. */
+export interface PrekeyBundle {
+  user: string;
+  device: string;
+  /** The device's current certificate (DER, b64u). */
+  cert: string;
+  signed: string;
+  /** One one-time pre-key, taken for this answer; absent when the device has none left. */
+  onetime?: string;
 }
 
 /** One online device of a user, in a `peer` answer. */
@@ -180,6 +250,8 @@ export type ServerMessage =
     limits: WireLimits;
     /** The link by which another device vouched for this one, if any. */
     link?: string;
+    /** What the server holds of this device's pre-keys, so the client can top them up. */
+    prekeys?: { signed: boolean; onetime: number };
   }
   /** The certificate issued by `enroll`; the server then closes the connection. */
   | { type: "enrolled"; cert: string }
@@ -190,7 +262,17 @@ export type ServerMessage =
    * The answer to `join`: the other members. A room whose list does not fit in one frame is
    * answered with several `joined` frames, all but the last marked `more: true`.
    */
-  | { type: "joined"; room: string; members: MemberInfo[]; version: number; more?: boolean }
+  | {
+    type: "joined";
+    room: string;
+    members: MemberInfo[];
+    /** Member devices with no live session (of member users), to wrap keys to their pre-keys. */
+    offline: OfflineDevice[];
+    version: number;
+    /** The room log's last sequence number when this session joined. */
+    seq: number;
+    more?: boolean;
+  }
   | { type: "left"; room: string }
   | {
     type: "presence";
@@ -206,6 +288,23 @@ export type ServerMessage =
     link?: string;
     /** Why it left: "left" for a `leave`; anything else means the session ended. */
     reason?: string;
+    /** On `leave`: false when the user is no longer a member at all. */
+    member?: boolean;
+    /** On `leave` of a member that stays one: its device, now offline. */
+    offline?: OfflineDevice;
+  }
+  /**
+   * An offline member device was added (a device enrolled; with `cert`) or removed (revoked),
+   * changing the room's version like any other membership change.
+   */
+  | {
+    type: "offline_device";
+    room: string;
+    version: number;
+    user: string;
+    device: string;
+    state: "added" | "removed";
+    cert?: string;
   }
   | { type: "announce"; user: string; device: string; session: string; announce: string }
   | { type: "agreement"; user: string; device: string; session: string; payload: string }
@@ -227,6 +326,8 @@ export type ServerMessage =
     session: string;
     ts: number;
     payload: string;
+    /** Its sequence number in the room log. */
+    seq: number;
   }
   | { type: "dm"; from: string; device: string; session: string; ts: number; payload: string }
   | { type: "ack"; id: string; recipients: number }
@@ -237,6 +338,19 @@ export type ServerMessage =
   /** Devices this device invited that enrolled and wait for it to vouch for them. */
   | { type: "link_requests"; requests: LinkRequestInfo[] }
   | { type: "device_linked"; id: string; device: string }
+  /** Part of the room log (`done` on the last frame); `missed`: entries retention removed unread. */
+  | {
+    type: "history";
+    room: string;
+    entries: HistoryEntry[];
+    sessions: MemberInfo[];
+    done: boolean;
+    missed?: number;
+  }
+  /** Part of this device's inbox (`done` on the last frame); `dropped`: items lost unread. */
+  | { type: "inbox"; items: InboxItem[]; sessions: MemberInfo[]; dropped: number; done: boolean }
+  | { type: "prekeys_stored"; onetime: number }
+  | { type: "bundles"; id: string; bundles: PrekeyBundle[] }
   /** A device got a link after its session was described: to its co-members and itself. */
   | { type: "link"; user: string; device: string; session: string; link: string }
   | { type: "ping" }
@@ -350,7 +464,10 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
       const message: ClientMessage = {
         type: "keys",
         items: arrayField(f, "items", MAX_KEY_ITEMS, (item) => ({
-          to: session(item, "to"),
+          // A live session, or a device's inbox (`user/device`) when it is offline.
+          to: typeof item.to === "string" && item.to.includes("/")
+            ? addressField(item, "to")
+            : session(item, "to"),
           payload: payloadField(item, "payload", MAX_KEY_PAYLOAD_CHARS),
         })),
       };
@@ -369,19 +486,96 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
       }
       return message;
     }
-    case "dm":
-      return {
+    case "dm": {
+      const message: ClientMessage = {
         type: "dm",
         id: idField(f),
         to: userField(f, "to"),
-        session: session(f),
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
       };
+      if ((f.session === undefined) === (f.device === undefined)) {
+        throw new ProtocolError("bad_field", 'A "dm" names exactly one of "session" and "device"');
+      }
+      if (f.session !== undefined) message.session = session(f);
+      else message.device = device(f);
+      return message;
+    }
+    case "history":
+      return { type: "history", room: roomField(f), after: seqField(f, "after") };
+    case "inbox":
+      return { type: "inbox", after: seqField(f, "after") };
+    case "inbox_ack":
+      return { type: "inbox_ack", upto: seqField(f, "upto") };
+    case "prekeys": {
+      const message: ClientMessage = {
+        type: "prekeys",
+        onetime: payloadList(f, "onetime", MAX_PREKEYS_PER_FRAME, MAX_PREKEY_CHARS),
+      };
+      if (f.signed !== undefined) message.signed = payloadField(f, "signed", MAX_PREKEY_CHARS);
+      return message;
+    }
+    case "bundles": {
+      const devices = f.devices;
+      if (!Array.isArray(devices) || devices.length > MAX_BUNDLE_DEVICES) {
+        throw new ProtocolError("bad_field", 'Field "devices" must be a list of device addresses');
+      }
+      return {
+        type: "bundles",
+        id: idField(f),
+        devices: devices.map((_, i) => addressField(devices as unknown as Fields, String(i))),
+      };
+    }
     case "lookup":
       return { type: "lookup", id: idField(f), user: userField(f) };
     default:
       return unknownType(f.type);
   }
+}
+
+/** A sequence number or a count: a whole number from 0. */
+function seqField(f: Fields, key: string): number {
+  return intField(f, key, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** A list of at most `maxItems` payload strings of at most `maxChars` each. */
+function payloadList(f: Fields, key: string, maxItems: number, maxChars: number): string[] {
+  const value = f[key];
+  if (!Array.isArray(value) || value.length > maxItems) {
+    throw new ProtocolError("bad_field", `Field "${key}" must be a list of at most ${maxItems}`);
+  }
+  return value.map((_, i) => payloadField(value as unknown as Fields, String(i), maxChars));
+}
+
+/** A device address, `user/device`. */
+function addressField(f: Fields, key: string): string {
+  const value = f[key];
+  const [user, label, ...rest] = typeof value === "string" ? value.split("/") : [];
+  if (rest.length > 0 || !isValidUserName(user) || !isValidDeviceLabel(label)) {
+    throw new ProtocolError("bad_field", `Field "${key}" must be a device address USER/DEVICE`);
+  }
+  return value as string;
+}
+
+function offlineDevice(f: Fields): OfflineDevice {
+  return { user: userField(f), device: device(f), cert: b64VarField(f, "cert", MAX_CERT_BYTES) };
+}
+
+function inboxItem(f: Fields): InboxItem {
+  const kind = f.kind;
+  if (kind !== "keys" && kind !== "dm") {
+    throw new ProtocolError("bad_field", 'Field "kind" must be "keys" or "dm"');
+  }
+  const item: InboxItem = {
+    seq: seqField(f, "seq"),
+    kind,
+    from: userField(f, "from"),
+    device: device(f),
+    session: session(f),
+    ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
+    payload: payloadField(f, "payload", kind === "dm" ? MAX_PAYLOAD_CHARS : MAX_KEY_PAYLOAD_CHARS),
+  };
+  if (f.room !== undefined) item.room = roomField(f);
+  return item;
 }
 
 /** The optional end-to-end fields a server attaches to a session's description. */
@@ -478,13 +672,31 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       return message;
     }
     case "joined": {
-      const message: ServerMessage = {
+      const message: Extract<ServerMessage, { type: "joined" }> = {
         type: "joined",
         room: roomField(f),
         members: arrayField(f, "members", MAX_LISTED_MEMBERS, member),
+        offline: arrayField(f, "offline", MAX_LISTED_OFFLINE, offlineDevice),
         version: intField(f, "version", 0, Number.MAX_SAFE_INTEGER),
+        seq: seqField(f, "seq"),
       };
       if (f.more !== undefined) message.more = boolField(f, "more");
+      return message;
+    }
+    case "offline_device": {
+      const state = f.state;
+      if (state !== "added" && state !== "removed") {
+        throw new ProtocolError("bad_field", 'Field "state" must be "added" or "removed"');
+      }
+      const message: ServerMessage = {
+        type: "offline_device",
+        room: roomField(f),
+        version: intField(f, "version", 0, Number.MAX_SAFE_INTEGER),
+        user: userField(f),
+        device: device(f),
+        state,
+      };
+      if (state === "added") message.cert = b64VarField(f, "cert", MAX_CERT_BYTES);
       return message;
     }
     case "left":
@@ -505,6 +717,8 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       };
       if (event === "join") Object.assign(message, { announce: announce(f) }, extras(f));
       if (f.reason !== undefined) message.reason = textField(f, "reason", 200);
+      if (f.member !== undefined) message.member = boolField(f, "member");
+      if (f.offline !== undefined) message.offline = offlineDevice(objectOf(f.offline, "offline"));
       return message;
     }
     case "announce":
@@ -562,6 +776,7 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         session: session(f),
         ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
+        seq: seqField(f, "seq"),
       };
     case "dm":
       return {
@@ -571,6 +786,51 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         session: session(f),
         ts: intField(f, "ts", 0, Number.MAX_SAFE_INTEGER),
         payload: payloadField(f, "payload", MAX_PAYLOAD_CHARS),
+      };
+    case "history": {
+      const message: Extract<ServerMessage, { type: "history" }> = {
+        type: "history",
+        room: roomField(f),
+        entries: arrayField(f, "entries", MAX_HISTORY_ENTRIES, (entry) => ({
+          seq: seqField(entry, "seq"),
+          from: userField(entry, "from"),
+          device: device(entry),
+          session: session(entry),
+          ts: intField(entry, "ts", 0, Number.MAX_SAFE_INTEGER),
+          payload: payloadField(entry, "payload", MAX_PAYLOAD_CHARS),
+        })),
+        sessions: arrayField(f, "sessions", MAX_HISTORY_ENTRIES, member),
+        done: boolField(f, "done"),
+      };
+      if (f.missed !== undefined) message.missed = seqField(f, "missed");
+      return message;
+    }
+    case "inbox":
+      return {
+        type: "inbox",
+        items: arrayField(f, "items", MAX_INBOX_ITEMS, inboxItem),
+        sessions: arrayField(f, "sessions", MAX_INBOX_ITEMS, member),
+        dropped: seqField(f, "dropped"),
+        done: boolField(f, "done"),
+      };
+    case "prekeys_stored":
+      return { type: "prekeys_stored", onetime: seqField(f, "onetime") };
+    case "bundles":
+      return {
+        type: "bundles",
+        id: idField(f),
+        bundles: arrayField(f, "bundles", MAX_BUNDLE_DEVICES, (item) => {
+          const bundle: PrekeyBundle = {
+            user: userField(item),
+            device: device(item),
+            cert: b64VarField(item, "cert", MAX_CERT_BYTES),
+            signed: payloadField(item, "signed", MAX_PREKEY_CHARS),
+          };
+          if (item.onetime !== undefined) {
+            bundle.onetime = payloadField(item, "onetime", MAX_PREKEY_CHARS);
+          }
+          return bundle;
+        }),
       };
     case "ack":
       return { type: "ack", id: idField(f), recipients: intField(f, "recipients", 0, 2 ** 31) };

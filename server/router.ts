@@ -192,6 +192,7 @@ export function route(
         session: session.id,
         ts: Date.now(),
         payload: message.payload,
+        seq: 0,
       });
       const recipients = room.broadcast(frame, session);
       session.send({ type: "ack", id: message.id, recipients });
@@ -305,6 +306,14 @@ export function route(
     case "pong":
       return;
 
+    // Issue 12 (offline delivery): the server side is being built on its own branch.
+    case "history":
+    case "inbox":
+    case "inbox_ack":
+    case "prekeys":
+    case "bundles":
+      throw new ProtocolError("unexpected", `"${message.type}" is not served yet`);
+
     default: {
       const unreachable: never = message;
       throw new ProtocolError("unknown_type", `Unhandled ${JSON.stringify(unreachable)}`);
@@ -417,6 +426,11 @@ export function recipientsOf(
     case "who":
     case "ping":
     case "pong":
+    case "history":
+    case "inbox":
+    case "inbox_ack":
+    case "prekeys":
+    case "bundles":
     // Refused as `unexpected` after set-up.
     case "hello":
     case "auth":
@@ -469,7 +483,9 @@ export function joinedFrames(room: string, version: number, members: MemberInfo[
       type: "joined",
       room,
       members: members.slice(start, i),
+      offline: [],
       version,
+      seq: 0,
       ...(more ? { more: true } : {}),
     }));
     start = i;
