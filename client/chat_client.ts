@@ -683,7 +683,7 @@ export class ChatClient {
         await connection.engine.roomResolved(flight.room, flight.epoch, answer.accepted),
       );
     } else if (flight?.kind === "dm") {
-      connection.engine.directResolved(flight.session, flight.epoch, answer.accepted);
+      connection.engine.directResolved(flight.target, flight.epoch, answer.accepted);
       if (!answer.accepted && flight.entry.kind === "dm") {
         connection.engine.forgetDirectory(flight.entry.to);
       }
@@ -764,14 +764,19 @@ export class ChatClient {
       this.#undelivered(entry.id, seal.reason);
       return true;
     }
-    const copies = seal.copies.map((copy, i) => ({ ...copy, id: `${entry.id}-${i}` }));
+    // Each copy is named by where it goes: a live session, or an offline device's inbox.
+    const copies = seal.copies.map((copy, i) => ({
+      ...copy,
+      id: `${entry.id}-${i}`,
+      target: copy.session ?? `${copy.to}/${copy.device}`,
+    }));
     this.#outbox.sentDirect(entry, copies);
     for (const copy of copies) {
       connection.link.send({
         type: "dm",
         id: copy.id,
         to: copy.to,
-        session: copy.session,
+        ...(copy.session ? { session: copy.session } : { device: copy.device }),
         payload: copy.payload,
       });
     }

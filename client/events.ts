@@ -39,6 +39,10 @@ export type ClientEvent =
     trust: TrustLevel;
     action?: true;
     late?: true;
+    /** Its place in the room's log on the server. */
+    seq?: number;
+    /** Set for a message read while catching up (the room's log, after being offline). */
+    history?: true;
   }
   /** A direct message to us, or a copy of one our own other device sent (`from` is us then). */
   | {
@@ -54,6 +58,8 @@ export type ClientEvent =
     late?: true;
     /** A copy of what our own other device (`device`) sent to `to`. */
     copy?: true;
+    /** Set for one read from this device's inbox (sent while it was offline). */
+    history?: true;
   }
   | { type: "join"; room: string; user: string }
   | { type: "leave"; room: string; user: string; reason?: string }

@@ -51,7 +51,8 @@ export type InFlight =
   | {
     readonly kind: "dm";
     readonly entry: Outgoing;
-    readonly session: string;
+    /** The session, or offline device's address, the copy went to. */
+    readonly target: string;
     readonly epoch: number;
   };
 
@@ -136,14 +137,14 @@ export class Outbox {
   }
 
   /** Records the copies of a direct message on their way, one frame id each. */
-  sentDirect(entry: Outgoing, copies: { id: string; session: string; epoch: number }[]): void {
+  sentDirect(entry: Outgoing, copies: { id: string; target: string; epoch: number }[]): void {
     this.#parts.set(entry.id, {
       pending: new Set(copies.map((c) => c.id)),
       acked: 0,
       stale: false,
     });
     for (const copy of copies) {
-      this.#inflight.set(copy.id, { kind: "dm", entry, session: copy.session, epoch: copy.epoch });
+      this.#inflight.set(copy.id, { kind: "dm", entry, target: copy.target, epoch: copy.epoch });
     }
   }
 

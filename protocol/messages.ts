@@ -156,6 +156,8 @@ export interface OfflineDevice {
   device: string;
   /** Its current certificate (DER, b64u). */
   cert: string;
+  /** The link by which another device of the user vouches for it, if any. */
+  link?: string;
 }
 
 /** One stored room message, as `history` gives it. */
@@ -330,8 +332,16 @@ export type ServerMessage =
     seq: number;
   }
   | { type: "dm"; from: string; device: string; session: string; ts: number; payload: string }
-  | { type: "ack"; id: string; recipients: number }
-  | { type: "peer"; id: string; user: string; sessions: PeerSessionInfo[] }
+  /** The message was accepted; for a room message, `seq` is its place in the room log. */
+  | { type: "ack"; id: string; recipients: number; seq?: number }
+  /** `sessions`: the user's online devices; `offline`: its other valid devices, with certificates. */
+  | {
+    type: "peer";
+    id: string;
+    user: string;
+    sessions: PeerSessionInfo[];
+    offline?: OfflineDevice[];
+  }
   | { type: "device_invite"; id: string; token: string }
   | { type: "devices"; id: string; devices: DeviceInfo[] }
   | { type: "device_revoked"; id: string; device: string }
@@ -557,7 +567,13 @@ function addressField(f: Fields, key: string): string {
 }
 
 function offlineDevice(f: Fields): OfflineDevice {
-  return { user: userField(f), device: device(f), cert: b64VarField(f, "cert", MAX_CERT_BYTES) };
+  const entry: OfflineDevice = {
+    user: userField(f),
+    device: device(f),
+    cert: b64VarField(f, "cert", MAX_CERT_BYTES),
+  };
+  if (f.link !== undefined) entry.link = payloadField(f, "link", MAX_LINK_CHARS);
+  return entry;
 }
 
 function inboxItem(f: Fields): InboxItem {
@@ -833,7 +849,12 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         }),
       };
     case "ack":
-      return { type: "ack", id: idField(f), recipients: intField(f, "recipients", 0, 2 ** 31) };
+      return {
+        type: "ack",
+        id: idField(f),
+        recipients: intField(f, "recipients", 0, 2 ** 31),
+        ...(f.seq !== undefined ? { seq: seqField(f, "seq") } : {}),
+      };
     case "peer":
       return {
         type: "peer",
@@ -845,6 +866,9 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
           announce: announce(item),
           ...extras(item),
         })),
+        ...(f.offline !== undefined
+          ? { offline: arrayField(f, "offline", MAX_LISTED_DEVICES, offlineDevice) }
+          : {}),
       };
     case "device_invite": {
       const token = f.token;

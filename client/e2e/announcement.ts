@@ -127,6 +127,10 @@ export type DeviceReader = (cert: X509Certificate) => string;
  * CA and names that user and device, the signature covers user, device, session, time and keys,
  * and the time is recent.
  *
+ * With `historical`, it is the announcement of the sender of stored traffic (a room's log, an
+ * inbox), which may be older than a day: the certificate is then checked as of the
+ * announcement's own time, and the age is not.
+ *
  * @throws {E2EError} `bad_announcement` or `stale_announcement`.
  */
 export async function verifyAnnouncement(
@@ -135,6 +139,7 @@ export async function verifyAnnouncement(
   verifyCert: CertificateVerifier,
   deviceOf: DeviceReader,
   now = new Date(),
+  historical = false,
 ): Promise<VerifiedAnnouncement> {
   const from = `${who.user}/${who.device}`;
   let fields: string[];
@@ -157,7 +162,7 @@ export async function verifyAnnouncement(
   let verified: VerifiedCertificate;
   let device: string;
   try {
-    verified = await verifyCert(certDer, now);
+    verified = await verifyCert(certDer, historical ? new Date(ts) : now);
     device = deviceOf(verified.cert);
   } catch (error) {
     const reason = error instanceof CertificateError ? error.message : String(error);
@@ -178,7 +183,10 @@ export async function verifyAnnouncement(
   if (!ok) {
     throw new E2EError("bad_announcement", `${from}'s announcement signature does not verify`);
   }
-  if (ts < now.getTime() - ANNOUNCE_MAX_AGE_MS || ts > now.getTime() + ANNOUNCE_MAX_SKEW_MS) {
+  const stale = historical
+    ? ts > now.getTime() + ANNOUNCE_MAX_SKEW_MS
+    : ts < now.getTime() - ANNOUNCE_MAX_AGE_MS || ts > now.getTime() + ANNOUNCE_MAX_SKEW_MS;
+  if (stale) {
     throw new E2EError(
       "stale_announcement",
       `${from}'s announcement is dated ${new Date(ts).toISOString()}`,

@@ -37,7 +37,12 @@ import {
 } from "./announcement.ts";
 import { type ReceivingChain, SendingChain } from "./chains.ts";
 import { E2EError } from "./errors.ts";
-import type { Inbound, MemberDescription } from "./inbound.ts";
+import type { Inbound, MemberDescription, OfflineDevice, Stored } from "./inbound.ts";
+import { type DevicePrekeys } from "./device_prekeys.ts";
+import { OfflineDirectory, type OfflineMember, prekeyFromBundle } from "./offline.ts";
+import { prekeyRef, signPrekey } from "./prekeys.ts";
+import type { PrekeyBundle } from "../../protocol/messages.ts";
+import { MAX_BUNDLE_DEVICES, MAX_PREKEYS_PER_FRAME } from "../../protocol/messages.ts";
 import {
   createEphemeral,
   type KeyPackageContent,
@@ -95,7 +100,9 @@ export type Outbound =
   | { type: "announce"; payload: string }
   | { type: "agreement"; payload: string }
   | { type: "keys"; room?: string; items: KeyItem[] }
-  | { type: "lookup"; id: string; user: string };
+  | { type: "lookup"; id: string; user: string }
+  | { type: "bundles"; id: string; devices: string[] }
+  | { type: "prekeys"; signed?: string; onetime: string[] };
 
 /** What one call produced: frames to send, in order, and events to show. */
 export interface Effects {
@@ -111,10 +118,12 @@ export interface SealedRoomMessage {
   readonly epoch: number;
 }
 
-/** One copy of a direct message, for one device session. */
+/** One copy of a direct message, for one device session (or, offline, one device's inbox). */
 export interface SealedDirectCopy {
   readonly to: string;
-  readonly session: string;
+  /** The live session it goes to; absent when it goes to `device`'s inbox. */
+  readonly session?: string;
+  readonly device: string;
   readonly payload: string;
   readonly epoch: number;
 }
@@ -133,6 +142,11 @@ export interface EngineOptions {
   readonly verifyCert: CertificateVerifier;
   readonly deviceOf: DeviceReader;
   readonly trust: TrustBook;
+  /**
+   * This device's pre-keys: with them it publishes pre-keys and opens what others wrapped to
+   * them while it was offline. Without, it neither publishes nor reads its inbox's key packages.
+   */
+  readonly prekeys?: DevicePrekeys;
   /** Wall clock in ms (tests move it). */
   readonly now?: () => number;
 }
@@ -152,6 +166,19 @@ interface DirectPeerState {
   unresolved: number;
   /** The peer's agreement key sequence our current chain was wrapped to. */
   wrappedTo: number;
+  /** For an offline device: a new chain whose key package waits for the device's bundle. */
+  delivering?: boolean;
+}
+
+/** A chain key waiting for offline devices' bundles before its key packages can be sealed. */
+interface Delivery {
+  readonly header: Omit<KeyPackageContent, "senderSession" | "recipient" | "chainKey">;
+  readonly chainKey: Uint8Array<ArrayBuffer>;
+  readonly recipients: Map<string, OfflineMember>;
+  /** Bundle requests not answered yet. */
+  pending: number;
+  /** For a direct chain: what to set once its package left. */
+  readonly direct?: { state: DirectPeerState; chain: SendingChain };
 }
 
 class Out implements Effects {
@@ -182,10 +209,16 @@ export class E2ESession {
   /** Our last epoch by scope (room name, or `@session` for a direct chain), across rejoins. */
   readonly #epochs = new Map<string, number>();
   readonly #direct = new Map<string, DirectPeerState>();
-  readonly #directory = new Map<string, { sessions: string[]; at: number }>();
+  readonly #directory = new Map<
+    string,
+    { sessions: string[]; offline: OfflineMember[]; at: number }
+  >();
   readonly #lookups = new Map<string, string>();
   readonly #pendingWhois = new Set<string>();
   readonly #heldDirect: Extract<Inbound, { type: "dm" }>[] = [];
+  readonly #offline: OfflineDirectory;
+  /** Deliveries waiting for bundles, by request id. */
+  readonly #deliveries = new Map<string, Delivery>();
   #announcedAt: number;
   #nextLookup = 1;
 
@@ -199,6 +232,7 @@ export class E2ESession {
     this.#signing = signing;
     this.#agreement = agreement;
     this.#peers = new PeerDirectory(options.verifyCert, options.deviceOf, this.#now);
+    this.#offline = new OfflineDirectory(options.verifyCert, options.deviceOf, this.#now);
     this.#announcedAt = this.#now();
     this.#initialAgreementPublic = agreement.current.publicKey;
   }
@@ -292,6 +326,12 @@ export class E2ESession {
         case "peer":
           await this.#peerFrame(message, out);
           break;
+        case "offline_device":
+          await this.#offlineDevice(message, out);
+          break;
+        case "bundles":
+          await this.#bundles(message, out);
+          break;
       }
     } catch (error) {
       out.report(error);
@@ -311,6 +351,7 @@ export class E2ESession {
       gathered.push({ user: member.user, device: member.device, session: member.session });
       this.#descriptions.set(member.session, member);
     }
+    room.joiningOffline.push(...message.offline.slice(0, MAX_JOINED_MEMBERS));
     if (message.more) {
       room.joining = gathered;
       return;
@@ -318,6 +359,7 @@ export class E2ESession {
     room.joining = undefined;
     room.joined = true;
     room.version = message.version;
+    for (const entry of room.joiningOffline.splice(0)) await this.#addOffline(room, entry, out);
     for (const member of gathered) {
       if (member.session === this.session) continue;
       if (this.#peers.hasEnded(member.session)) {
@@ -340,6 +382,61 @@ export class E2ESession {
 
   /** Descriptions of members of a `joined` that is still coming in several frames. */
   readonly #descriptions = new Map<string, MemberDescription>();
+
+  /** Checks an offline member device and decides its trust; it joins the room's offline list. */
+  async #addOffline(room: RoomView, entry: OfflineDevice, out: Out): Promise<void> {
+    if (this.#isSelf(entry.user, entry.device)) return;
+    const member = await this.#admitOffline(entry, out);
+    if (member) room.offline.set(member.address, member);
+  }
+
+  /** True for this very device. */
+  #isSelf(user: string, device: string): boolean {
+    return user === this.#options.local.user && device === this.#options.local.device;
+  }
+
+  /** Checks an offline device's certificate and decides its trust, once per device and key. */
+  async #admitOffline(entry: OfflineDevice, out: Out): Promise<OfflineMember | undefined> {
+    try {
+      const { member, isNew } = await this.#offline.admit(entry);
+      if (isNew) {
+        const vouching = member.link ? await this.#verifyLink(member.link, member.user) : undefined;
+        const decision = await decideTrust(
+          this.#options.trust,
+          { user: member.user, device: member.device, fingerprint: member.fingerprint },
+          vouching,
+          new Date(this.#now()),
+        );
+        member.trust = decision.state;
+        this.#announceDecision(member.user, member.device, member.fingerprint, decision, out);
+      }
+      return member;
+    } catch (error) {
+      out.report(error);
+      return undefined;
+    }
+  }
+
+  async #offlineDevice(
+    message: Extract<Inbound, { type: "offline_device" }>,
+    out: Out,
+  ): Promise<void> {
+    const room = this.#rooms.get(message.room);
+    if (!room?.joined) return;
+    room.version = message.version;
+    if (message.state === "removed" || !message.cert) {
+      room.offline.delete(`${message.user}/${message.device}`);
+    } else {
+      await this.#addOffline(room, {
+        user: message.user,
+        device: message.device,
+        cert: message.cert,
+      }, out);
+    }
+    await this.#recordRoster(room);
+    await this.#rotate(room, out);
+    this.#reportMembers(room, out);
+  }
 
   #left(name: string): void {
     this.#rooms.delete(name);
@@ -367,6 +464,7 @@ export class E2ESession {
         session: message.session,
       };
       room.members.set(message.session, member);
+      room.offline.delete(`${message.user}/${message.device}`); // it is online now
       out.emit({ type: "join", room: room.name, user: message.user });
       if (message.announce) {
         const peer = await this.#admit({
@@ -384,6 +482,14 @@ export class E2ESession {
       room.members.delete(message.session);
       this.#received.get(room.name)?.drop(message.session);
       if (message.reason !== "left") this.#endSession(message.session);
+      if (message.member === false) {
+        // The user left the room: none of their devices is a member any more.
+        for (const [address, entry] of room.offline) {
+          if (entry.user === message.user) room.offline.delete(address);
+        }
+      } else if (message.offline) {
+        await this.#addOffline(room, message.offline, out);
+      }
       if (member) {
         out.emit({
           type: "leave",
@@ -579,9 +685,19 @@ export class E2ESession {
     const peer = this.#roomSender(room, message.session, message.from);
     const scope: MessageScope = { kind: "room", room: room.name };
     const plain = await this.#open(message.payload, scope, message.session, peer, room.name, out);
-    out.emit({
+    out.emit(this.#messageEvent(room.name, peer, plain, message.seq, false));
+  }
+
+  #messageEvent(
+    room: string,
+    peer: PeerSession,
+    plain: Plaintext & { late: boolean },
+    seq: number,
+    history: boolean,
+  ): ClientEvent {
+    return {
       type: "message",
-      room: room.name,
+      room,
       from: peer.user,
       device: peer.device,
       text: plain.text,
@@ -590,7 +706,141 @@ export class E2ESession {
       trust: peer.trust,
       ...(plain.action ? { action: true as const } : {}),
       ...(plain.late ? { late: true as const } : {}),
-    });
+      ...(seq > 0 ? { seq } : {}),
+      ...(history ? { history: true as const } : {}),
+    };
+  }
+
+  // ---- catching up ---------------------------------------------------------------------------
+
+  /** This device's address, `user/device`: where key packages to its pre-keys are addressed. */
+  get address(): string {
+    return `${this.#options.local.user}/${this.#options.local.device}`;
+  }
+
+  /**
+   * Catches up on stored traffic: a batch of this device's inbox (key packages and direct
+   * messages sent while it was offline), or of a room's log. Senders come described in the same
+   * frame; they are verified like any session, with their certificates checked as of their
+   * announcements. Messages are then verified and opened exactly like live ones, and shown
+   * marked as history. Entries this very device sent are skipped: it keeps its own messages.
+   */
+  async handleStored(message: Stored): Promise<Effects> {
+    const out = new Out();
+    for (const description of message.sessions) {
+      try {
+        const { peer, isNew } = await this.#peers.learnHistorical(description);
+        if (isNew) await this.#decide(peer, description.link, out);
+      } catch (error) {
+        out.report(error);
+      }
+    }
+    if (message.type === "inbox") {
+      for (const item of message.items) {
+        try {
+          await this.#storedItem(item, out);
+        } catch (error) {
+          out.report(error);
+        }
+      }
+      if (message.dropped > 0) {
+        out.emit({
+          type: "notice",
+          message:
+            `${message.dropped} item(s) sent to this device while it was offline were dropped by the server (inbox full or too old)`,
+        });
+      }
+    } else {
+      for (const entry of message.entries) {
+        if (this.#isSelf(entry.from, entry.device)) continue;
+        try {
+          const peer = this.#storedSender(entry.session, entry.from, entry.device);
+          const scope: MessageScope = { kind: "room", room: message.room };
+          const plain = await this.#open(
+            entry.payload,
+            scope,
+            entry.session,
+            peer,
+            message.room,
+            out,
+          );
+          out.emit(this.#messageEvent(message.room, peer, plain, entry.seq, true));
+        } catch (error) {
+          out.report(error);
+        }
+      }
+      if (message.missed) {
+        out.emit({
+          type: "notice",
+          message:
+            `${message.missed} message(s) of ${message.room} were removed by the server before this device read them`,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The sender of stored traffic, as the frame described it (or a live session). */
+  #storedSender(session: string, user: string, device: string): PeerSession {
+    const peer = this.#peers.sender(session);
+    if (!peer || peer.user !== user || peer.device !== device) {
+      throw new E2EError(
+        "unknown_sender",
+        `Stored traffic from ${user}/${device} came from a session the server did not describe`,
+      );
+    }
+    return peer;
+  }
+
+  /** One inbox item: a key package to one of our pre-keys, or a direct message. */
+  async #storedItem(
+    item: Extract<Stored, { type: "inbox" }>["items"][number],
+    out: Out,
+  ): Promise<void> {
+    const peer = this.#storedSender(item.session, item.from, item.device);
+    const from = `${item.from}/${item.device}`;
+    if (item.kind === "dm") {
+      const plain = await this.#open(
+        item.payload,
+        { kind: "direct", recipient: this.address },
+        item.session,
+        peer,
+        undefined,
+        out,
+      );
+      this.#emitDirect(peer, plain, out, true);
+      return;
+    }
+    const prekeys = this.#options.prekeys;
+    if (!prekeys) return;
+    const scope = item.room ?? DIRECT_SCOPE;
+    const envelope = parseKeyPackage(item.payload, from);
+    await verifyKeyPackage(envelope, {
+      scope,
+      senderSession: item.session,
+      recipient: this.address,
+      verifyKey: peer.announcement.signingKey,
+    }, from);
+    const pair = await prekeys.pairFor(envelope.ref);
+    if (!pair) {
+      throw new E2EError(
+        "stale_key",
+        `A key package from ${from} was wrapped to a pre-key this device no longer holds (${envelope.ref})`,
+      );
+    }
+    const content = await openKeyPackage(envelope, pair, {
+      kind: item.room === undefined ? "direct" : "room",
+      scope,
+      senderSession: item.session,
+      recipient: this.address,
+    }, from);
+    await prekeys.used(envelope.ref);
+    this.#receivedIn(scope).add(
+      item.session,
+      content.epoch,
+      content.chainKey as Uint8Array<ArrayBuffer>,
+      from,
+    );
   }
 
   /** Verifies, finds the chain step, reports gaps and decrypts one sealed message. */
@@ -660,6 +910,16 @@ export class E2ESession {
     const peer = this.#knownSession(message.session, message.from);
     const scope: MessageScope = { kind: "direct", recipient: this.session };
     const plain = await this.#open(message.payload, scope, message.session, peer, undefined, out);
+    this.#emitDirect(peer, plain, out, false);
+  }
+
+  /** Shows a direct message to us, or a copy our other device sent (which names its recipient). */
+  #emitDirect(
+    peer: PeerSession,
+    plain: Plaintext & { late: boolean },
+    out: Out,
+    history: boolean,
+  ): void {
     const me = this.#options.local.user;
     if (peer.user !== me && plain.to !== me) {
       throw new E2EError(
@@ -679,6 +939,7 @@ export class E2ESession {
       ...(plain.action ? { action: true as const } : {}),
       ...(plain.late ? { late: true as const } : {}),
       ...(peer.user === me ? { copy: true as const } : {}),
+      ...(history ? { history: true as const } : {}),
     });
   }
 
@@ -691,7 +952,13 @@ export class E2ESession {
       const peer = await this.#admit(description, out);
       if (peer) sessions.push(peer.session);
     }
-    this.#directory.set(message.user, { sessions, at: this.#now() });
+    const offline: OfflineMember[] = [];
+    for (const entry of message.offline ?? []) {
+      if (entry.user !== message.user || this.#isSelf(entry.user, entry.device)) continue;
+      const member = await this.#admitOffline(entry, out);
+      if (member) offline.push(member);
+    }
+    this.#directory.set(message.user, { sessions, offline, at: this.#now() });
     if (this.#pendingWhois.delete(message.user)) out.emit(this.#whoisEvent(message.user, true));
     const held = this.#heldDirect.filter((dm) => dm.from === message.user);
     this.#heldDirect.splice(
@@ -720,7 +987,7 @@ export class E2ESession {
     const user = this.#lookups.get(id);
     if (user === undefined) return out;
     this.#lookups.delete(id);
-    this.#directory.set(user, { sessions: [], at: this.#now() });
+    this.#directory.set(user, { sessions: [], offline: [], at: this.#now() });
     if (this.#pendingWhois.delete(user)) out.emit(this.#whoisEvent(user, false));
     const held = this.#heldDirect.filter((dm) => dm.from === user);
     if (held.length > 0) {
@@ -762,11 +1029,22 @@ export class E2ESession {
       new Date(this.#now()),
     );
     peer.trust = decision.state;
+    this.#announceDecision(peer.user, peer.device, fingerprint, decision, out);
+  }
+
+  /** Tells the user what a trust decision about a device key came to, when there is news. */
+  #announceDecision(
+    user: string,
+    device: string,
+    fingerprint: string,
+    decision: Awaited<ReturnType<typeof decideTrust>>,
+    out: Out,
+  ): void {
     if (decision.newly) {
       out.emit({
         type: "device_accepted",
-        user: peer.user,
-        device: peer.device,
+        user,
+        device,
         fingerprint,
         trust: decision.newly,
         ...(decision.by ? { by: decision.by } : {}),
@@ -774,10 +1052,10 @@ export class E2ESession {
     } else if (decision.state === "not_accepted") {
       out.emit({
         type: "key_changed",
-        user: peer.user,
-        device: peer.device,
+        user,
+        device,
         fingerprint,
-        trusted: this.#options.trust.accepted(peer.user).map((entry) => entry.fingerprint),
+        trusted: this.#options.trust.accepted(user).map((entry) => entry.fingerprint),
       });
     }
   }
@@ -1001,20 +1279,25 @@ export class E2ESession {
       const recipients = room.acceptedMembers().filter((member) =>
         member.session !== room.dispute?.session
       );
+      const header = {
+        kind: "room" as const,
+        scope: room.name,
+        epoch,
+        prevCount,
+        version: room.version,
+        rosterHash: hash,
+      };
       const items = await this.#packages(
         recipients.map((member) => member.peer!),
-        {
-          kind: "room",
-          scope: room.name,
-          epoch,
-          prevCount,
-          version: room.version,
-          rosterHash: hash,
-        },
+        header,
         initialKey,
       );
-      initialKey.fill(0);
       this.#pushKeys(out, room.name, items);
+      // Offline member devices get the same chain key through their pre-keys, once the server
+      // has handed out their bundles (their packages then wait in their inboxes).
+      const offline = room.acceptedOffline();
+      if (offline.length > 0) this.#startDelivery(header, initialKey, offline, out);
+      initialKey.fill(0);
       room.sending = chain;
     } finally {
       room.rotation = "idle";
@@ -1038,6 +1321,114 @@ export class E2ESession {
         signingKey: this.#signing.pair.privateKey,
       }),
     })));
+  }
+
+  /**
+   * Keeps a copy of `chainKey` until the bundles of `recipients` (offline devices) arrive, and
+   * asks the server for them.
+   */
+  #startDelivery(
+    header: Delivery["header"],
+    chainKey: Uint8Array,
+    recipients: OfflineMember[],
+    out: Out,
+    direct?: Delivery["direct"],
+  ): void {
+    const delivery: Delivery = {
+      header,
+      chainKey: chainKey.slice(),
+      recipients: new Map(recipients.map((member) => [member.address, member])),
+      pending: 0,
+      ...(direct ? { direct } : {}),
+    };
+    const addresses = [...delivery.recipients.keys()];
+    for (let i = 0; i < addresses.length; i += MAX_BUNDLE_DEVICES) {
+      const id = `b${this.#nextLookup++}${randomBytes(3).toHex()}`;
+      this.#deliveries.set(id, delivery);
+      delivery.pending += 1;
+      out.frames.push({ type: "bundles", id, devices: addresses.slice(i, i + MAX_BUNDLE_DEVICES) });
+    }
+  }
+
+  /** Bundles arrived: seal the waiting chain key to each offline device's pre-key. */
+  async #bundles(message: Extract<Inbound, { type: "bundles" }>, out: Out): Promise<void> {
+    const delivery = this.#deliveries.get(message.id);
+    if (!delivery) return;
+    this.#deliveries.delete(message.id);
+    delivery.pending -= 1;
+    const byAddress = new Map<string, PrekeyBundle>();
+    for (const bundle of message.bundles) byAddress.set(`${bundle.user}/${bundle.device}`, bundle);
+    const items: KeyItem[] = [];
+    for (const address of message.bundles.length ? byAddress.keys() : []) {
+      const member = delivery.recipients.get(address);
+      if (!member) continue;
+      delivery.recipients.delete(address);
+      try {
+        const prekey = await prekeyFromBundle(
+          member,
+          byAddress.get(address)!,
+          this.#options.verifyCert,
+          new Date(this.#now()),
+        );
+        items.push({
+          to: address,
+          payload: await sealKeyPackage({
+            content: {
+              ...delivery.header,
+              senderSession: this.session,
+              recipient: address,
+              chainKey: delivery.chainKey,
+            },
+            ref: prekeyRef(prekey),
+            recipientPublic: prekey.publicKey,
+            ephemeral: await createEphemeral(),
+            signingKey: this.#signing.pair.privateKey,
+          }),
+        });
+      } catch (error) {
+        out.report(error);
+      }
+    }
+    this.#pushKeys(out, delivery.header.kind === "room" ? delivery.header.scope : undefined, items);
+    if (delivery.pending > 0) return;
+    for (const member of delivery.recipients.values()) {
+      out.emit({
+        type: "notice",
+        message:
+          `${member.address} is offline and has published no pre-keys: it cannot read this until it is back`,
+      });
+    }
+    delivery.chainKey.fill(0);
+    if (delivery.direct) {
+      const { state, chain } = delivery.direct;
+      state.delivering = false;
+      if (items.length > 0) state.sending = chain;
+    }
+  }
+
+  /**
+   * What this device should publish of its pre-keys, given what the server holds: `prekeys`
+   * frames with new keys signed by the device key (none when nothing is due).
+   */
+  async prekeyUpload(server: { signed: boolean; onetime: number }): Promise<Outbound[]> {
+    const prekeys = this.#options.prekeys;
+    if (!prekeys) return [];
+    const { local } = this.#options;
+    const due = await prekeys.due(server, this.#now());
+    const sign = (key: Parameters<typeof signPrekey>[2]) =>
+      signPrekey(local.user, local.device, key, local.privateKey);
+    const signed = due.signed ? await sign(due.signed) : undefined;
+    const onetime = await Promise.all(due.onetime.map(sign));
+    if (!signed && onetime.length === 0) return [];
+    const frames: Outbound[] = [];
+    for (let i = 0; i === 0 || i < onetime.length; i += MAX_PREKEYS_PER_FRAME) {
+      frames.push({
+        type: "prekeys",
+        ...(i === 0 && signed ? { signed } : {}),
+        onetime: onetime.slice(i, i + MAX_PREKEYS_PER_FRAME),
+      });
+    }
+    return frames;
   }
 
   #pushKeys(out: Out, room: string | undefined, items: KeyItem[]): void {
@@ -1139,6 +1530,7 @@ export class E2ESession {
     const out = new Out();
     const me = this.#options.local.user;
     const targets: PeerSession[] = [];
+    const offline: OfflineMember[] = [];
     let waiting = false;
     for (const who of user === me ? [me] : [user, me]) {
       const entry = this.#directory.get(who);
@@ -1151,24 +1543,32 @@ export class E2ESession {
         const peer = this.#peers.get(session);
         if (peer && isAccepted(peer.trust)) targets.push(peer);
       }
+      // Devices of the same user with no live session get it in their inbox.
+      for (const member of entry.offline) {
+        const online = targets.some((peer) =>
+          peer.user === member.user && peer.device === member.device
+        );
+        if (!online && isAccepted(member.trust)) offline.push(member);
+      }
     }
     if (waiting) return { seal: { status: "wait" }, effects: out };
-    if (!targets.some((peer) => peer.user === user)) {
-      const seen = this.#directory.get(user)!.sessions.length;
+    const reaches = targets.some((peer) => peer.user === user) ||
+      offline.some((member) => member.user === user);
+    if (!reaches) {
+      const entry = this.#directory.get(user)!;
       return {
         seal: {
           status: "failed",
-          reason: seen === 0
-            ? `${user} is not online`
-            : `no device of ${user} that you accept is online (/whois ${user})`,
+          reason: entry.sessions.length + entry.offline.length === 0
+            ? `${user} has no device you can reach`
+            : `no device of ${user} that you accept (/whois ${user})`,
         },
         effects: out,
       };
     }
-    const copies: SealedDirectCopy[] = [];
+    // Every copy needs a chain in place first; an offline device's waits for its bundle.
     for (const peer of targets) {
-      const state = this.#direct.get(peer.session) ?? { unresolved: 0, wrappedTo: -1 };
-      this.#direct.set(peer.session, state);
+      const state = this.#directState(peer.session);
       // A direct chain also ends when the peer replaced its agreement key: it rotated, so a
       // snapshot of it stops opening what we send it from our next message on.
       if (
@@ -1178,10 +1578,37 @@ export class E2ESession {
         if (state.unresolved > 0) return { seal: { status: "wait" }, effects: out };
         await this.#rotateDirect(peer, state, out);
       }
+    }
+    for (const member of offline) {
+      const state = this.#directState(member.address);
+      if (state.delivering) waiting = true;
+      else if (!state.sending || state.sending.dueAt(this.#now())) {
+        if (state.unresolved > 0) return { seal: { status: "wait" }, effects: out };
+        await this.#rotateDirectOffline(member, state, out);
+        waiting = true;
+      }
+    }
+    if (waiting) return { seal: { status: "wait" }, effects: out };
+    const copies: SealedDirectCopy[] = [];
+    const recipients: { key: string; user: string; device: string; session?: string }[] = [
+      ...targets.map((peer) => ({
+        key: peer.session,
+        user: peer.user,
+        device: peer.device,
+        session: peer.session,
+      })),
+      ...offline.map((member) => ({
+        key: member.address,
+        user: member.user,
+        device: member.device,
+      })),
+    ];
+    for (const recipient of recipients) {
+      const state = this.#direct.get(recipient.key)!;
       const chain = state.sending!;
       const { n, messageKey } = await chain.nextKey();
       const payload = await sealMessage({
-        scope: { kind: "direct", recipient: peer.session },
+        scope: { kind: "direct", recipient: recipient.key },
         session: this.session,
         epoch: chain.epoch,
         n,
@@ -1191,9 +1618,48 @@ export class E2ESession {
       });
       messageKey.fill(0);
       state.unresolved += 1;
-      copies.push({ to: peer.user, session: peer.session, payload, epoch: chain.epoch });
+      copies.push({
+        to: recipient.user,
+        device: recipient.device,
+        ...(recipient.session ? { session: recipient.session } : {}),
+        payload,
+        epoch: chain.epoch,
+      });
     }
     return { seal: { status: "sealed", copies }, effects: out };
+  }
+
+  /** The direct chain state toward `target` (a session id, or an offline device's address). */
+  #directState(target: string): DirectPeerState {
+    let state = this.#direct.get(target);
+    if (!state) {
+      state = { unresolved: 0, wrappedTo: -1 };
+      this.#direct.set(target, state);
+    }
+    return state;
+  }
+
+  /** A new direct chain to an offline device: its package waits for the device's bundle. */
+  async #rotateDirectOffline(
+    member: OfflineMember,
+    state: DirectPeerState,
+    out: Out,
+  ): Promise<void> {
+    const prevCount = state.sending?.accepted ?? 0;
+    await this.#replaceAgreementKey(out);
+    const scopeKey = `@${member.address}`;
+    const epoch = (this.#epochs.get(scopeKey) ?? 0) + 1;
+    this.#epochs.set(scopeKey, epoch);
+    const { chain, initialKey } = SendingChain.create(epoch, this.#now());
+    state.delivering = true;
+    this.#startDelivery(
+      { kind: "direct", scope: DIRECT_SCOPE, epoch, prevCount, version: 0, rosterHash: ZERO_HASH },
+      initialKey,
+      [member],
+      out,
+      { state, chain },
+    );
+    initialKey.fill(0);
   }
 
   async #rotateDirect(peer: PeerSession, state: DirectPeerState, out: Out): Promise<void> {

@@ -47,6 +47,7 @@ Deno.test("attack 1: an unsolicited announcement, keys and message from a minted
     session: fake.session,
     ts: world.clock,
     payload: "1.0.gAAAAAB.AAAA",
+    seq: 1,
   });
   world.inject(bob!, {
     type: "keys",

@@ -6,56 +6,41 @@
  * @module
  */
 
-/** A member session as the server describes it. */
-export interface MemberDescription {
-  user: string;
-  device: string;
-  session: string;
-  /** The session's certified announcement. */
-  announce: string;
-  /** Its latest agreement statement, if it replaced its first key. */
-  agreement?: string;
-  /** A link by which another device of the same user vouches for this one (opaque to the server). */
-  link?: string;
-}
+import type { MemberInfo, OfflineDevice, ServerMessage } from "../../protocol/messages.ts";
 
-/** Frames the engine handles. */
+/** A member session as the server describes it (`joined`, `presence`, `peer`, stored senders). */
+export type MemberDescription = MemberInfo;
+
+/** A member device with no live session. */
+export type { OfflineDevice };
+
+/** Server frames the engine handles as they come. */
 export type Inbound =
-  | { type: "joined"; room: string; version: number; members: MemberDescription[]; more?: boolean }
-  | { type: "left"; room: string }
+  | Extract<
+    ServerMessage,
+    {
+      type:
+        | "joined"
+        | "left"
+        | "presence"
+        | "offline_device"
+        | "announce"
+        | "agreement"
+        | "link"
+        | "keys"
+        | "msg"
+        | "dm"
+        | "bundles";
+    }
+  >
+  /** `peer`, with the user named on each session (the chat client adds it). */
   | {
-    type: "presence";
-    room: string;
-    event: "join" | "leave";
+    type: "peer";
+    id: string;
     user: string;
-    device: string;
-    session: string;
-    version: number;
-    announce?: string;
-    agreement?: string;
-    link?: string;
-    reason?: string;
-  }
-  | { type: "announce"; user: string; device: string; session: string; announce: string }
-  | { type: "agreement"; user: string; device: string; session: string; payload: string }
-  /** A device link arrived for a session's device after the session was described. */
-  | { type: "link"; user: string; device: string; session: string; link: string }
-  | {
-    type: "keys";
-    room?: string;
-    from: string;
-    device: string;
-    session: string;
-    payload: string;
-  }
-  | {
-    type: "msg";
-    room: string;
-    from: string;
-    device: string;
-    session: string;
-    ts: number;
-    payload: string;
-  }
-  | { type: "dm"; from: string; device: string; session: string; ts: number; payload: string }
-  | { type: "peer"; id: string; user: string; sessions: MemberDescription[] };
+    sessions: MemberDescription[];
+    offline?: OfflineDevice[];
+  };
+
+/** Stored traffic the engine catches up on: the inbox, then each room's log. */
+export type Stored = Extract<ServerMessage, { type: "inbox" | "history" }>;

@@ -53,6 +53,8 @@ export interface SessionDescription extends AnnouncedSession {
 export class PeerDirectory {
   readonly #sessions = new Map<string, PeerSession>();
   readonly #ended = new Set<string>();
+  /** Senders of stored traffic, by session (bounded like the ended ones). */
+  readonly #historical = new Map<string, PeerSession>();
 
   constructor(
     private readonly verifyCert: CertificateVerifier,
@@ -174,6 +176,56 @@ export class PeerDirectory {
     if (key.seq <= peer.agreement.seq) return false;
     peer.agreement = key;
     return true;
+  }
+
+  /**
+   * A session that sent stored traffic (a room's log, this device's inbox): verified like any
+   * other, with its certificate checked as of its announcement's time, and used only to read
+   * what it stored. It never becomes a live peer this way (only membership or a lookup does).
+   *
+   * @throws {E2EError} when its announcement or agreement key does not verify.
+   */
+  async learnHistorical(
+    description: SessionDescription,
+  ): Promise<{ peer: PeerSession; isNew: boolean }> {
+    const live = this.#sessions.get(description.session);
+    if (live && live.user === description.user && live.device === description.device) {
+      return { peer: live, isNew: false };
+    }
+    const known = this.#historical.get(description.session);
+    if (known) {
+      if (known.user !== description.user || known.device !== description.device) {
+        throw new E2EError("bad_announcement", `Session ${description.session} is not theirs`);
+      }
+      return { peer: known, isNew: false };
+    }
+    const announcement = await verifyAnnouncement(
+      description.announce,
+      description,
+      this.verifyCert,
+      this.deviceOf,
+      new Date(this.now()),
+      true,
+    );
+    const peer: PeerSession = {
+      user: description.user,
+      device: description.device,
+      session: description.session,
+      announcement,
+      payload: description.announce,
+      agreement: { seq: 0, publicKey: announcement.agreementPublic },
+      trust: "not_accepted",
+    };
+    this.#historical.set(description.session, peer);
+    if (this.#historical.size > MAX_ENDED_SESSIONS) {
+      this.#historical.delete(this.#historical.keys().next().value!);
+    }
+    return { peer, isNew: true };
+  }
+
+  /** A known live session, or else one learned from stored traffic. */
+  sender(session: string): PeerSession | undefined {
+    return this.#sessions.get(session) ?? this.#historical.get(session);
   }
 
   /** Forgets `session` for good: it has ended, and is never accepted again. */

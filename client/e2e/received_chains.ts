@@ -10,8 +10,13 @@
 import { ReceivingChain } from "./chains.ts";
 import { E2EError } from "./errors.ts";
 
-/** Received epochs kept per sender: the current one and the one before (messages in flight). */
-export const KEPT_EPOCHS = 2;
+/**
+ * Received epochs kept per sender. Live, only the last two matter (messages in flight); catching
+ * up on a room's log after being offline, a sender may have rotated many times, and every
+ * epoch's key comes from the inbox before the log is read. Only unused steps are kept, so an old
+ * epoch's chain opens nothing already read.
+ */
+export const KEPT_EPOCHS = 64;
 
 /** Chains received in one scope. */
 export class ReceivedChains {

@@ -10,6 +10,8 @@ import type { SendingChain } from "./chains.ts";
 import type { PeerSession } from "./peers.ts";
 import { isAccepted } from "./peers.ts";
 import type { RosterEntry } from "./roster.ts";
+import type { OfflineMember } from "./offline.ts";
+import type { OfflineDevice } from "../../protocol/messages.ts";
 
 /** Roster hashes remembered per room, for key packages that arrive after a later change. */
 export const KEPT_ROSTERS = 32;
@@ -33,9 +35,13 @@ export interface RosterDispute {
 /** The end-to-end state of one room on one join. */
 export class RoomView {
   readonly members = new Map<string, RoomMember>();
+  /** Member devices with no live session, by address `user/device`. */
+  readonly offline = new Map<string, OfflineMember>();
   readonly #rosters = new Map<number, Uint8Array>();
   /** Members of a `joined` answer that comes in several frames, until its last one. */
   joining: RoomMember[] | undefined;
+  /** Offline devices of a `joined` answer that comes in several frames, until its last one. */
+  readonly joiningOffline: OfflineDevice[] = [];
   joined = false;
   /** The server's membership version this view matches; sent with each message. */
   version = 0;
@@ -61,6 +67,11 @@ export class RoomView {
     return [...this.members.values()].filter((member) =>
       member.peer !== undefined && isAccepted(member.peer.trust)
     );
+  }
+
+  /** Offline member devices whose keys we accept: their packages go to their pre-keys. */
+  acceptedOffline(): OfflineMember[] {
+    return [...this.offline.values()].filter((member) => isAccepted(member.trust));
   }
 
   /** The roster entries of this view (ourselves included by the caller). */
