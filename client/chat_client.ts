@@ -22,8 +22,9 @@ import { isValidRoomName, isValidUserName } from "../protocol/names.ts";
 import type { CloseCause } from "../protocol/transport.ts";
 import { type Endpoint, ServerLink, SetupError } from "./connection.ts";
 import { E2ESession, type Effects, type Outbound } from "./e2e/engine.ts";
+import { DevicePrekeys, MemorySecretStore, type SecretStore } from "./e2e/device_prekeys.ts";
+import { CatchUp, type Cursors, MemoryCursors } from "./catch_up.ts";
 import { E2EError } from "./e2e/errors.ts";
-import type { Inbound } from "./e2e/inbound.ts";
 import { MAX_TEXT_BYTES, type Plaintext, textFits } from "./e2e/payloads.ts";
 import type { ClientEvent } from "./events.ts";
 import type { Identity } from "./identity.ts";
@@ -87,6 +88,13 @@ export interface ChatClientOptions {
    * invites, and recognises the device that invited it. Without, it does neither.
    */
   vouches?: VouchStore;
+  /**
+   * How far this device has read each room's log and its inbox (its local store); in memory by
+   * default, so a new process catches up from the start of what the server keeps for it.
+   */
+  cursors?: Cursors;
+  /** Where this device keeps its pre-keys (its local store, encrypted); memory by default. */
+  secrets?: SecretStore;
 }
 
 /** Everything that belongs to one connection and dies with it. */
@@ -96,6 +104,7 @@ interface Connection {
   readonly limits: WireLimits;
   /** Device requests waiting for their answer: id to device label. */
   readonly deviceRequests: Map<string, string>;
+  readonly catchUp: CatchUp;
   readyReported: boolean;
   fatal?: { code: string; message: string };
 }
@@ -108,6 +117,9 @@ export class ChatClient {
   /** Rooms wanted, in join order. */
   readonly #rooms = new Set<string>();
   readonly #outbox: Outbox;
+  /** This device's pre-keys (they outlive connections). */
+  #prekeys: DevicePrekeys | undefined;
+  readonly #cursors: Cursors;
   /** This device's identity; renewal replaces it with a new certificate for the same key. */
   #identity: Identity;
   #keyDigest: Uint8Array | undefined;
@@ -131,6 +143,7 @@ export class ChatClient {
     this.#identity = options.identity;
     this.#certificates = new CertificateCache(options.identity.caCert, "client");
     this.#outbox = new Outbox(options.outboxTimeoutMs ?? OUTBOX_TIMEOUT_MS);
+    this.#cursors = options.cursors ?? new MemoryCursors();
     for (const room of options.rooms) this.#rooms.add(room);
     this.finished = new Promise((resolve) => this.#finish = resolve);
   }
@@ -356,6 +369,7 @@ export class ChatClient {
     const identity = this.#identity;
     this.#keyDigest ??= await sha256(new Uint8Array(identity.cert.publicKey.rawData));
     const { link, welcome } = await ServerLink.open(endpoint, identity);
+    this.#prekeys ??= await DevicePrekeys.open(this.#options.secrets ?? new MemorySecretStore());
     const engine = await E2ESession.create({
       local: {
         user: identity.user,
@@ -369,17 +383,25 @@ export class ChatClient {
       verifyCert: (der, now) => this.#certificates.verify(der, now),
       deviceOf,
       trust: this.#options.trustStore,
+      prekeys: this.#prekeys,
     });
     const connection: Connection = {
       link,
       engine,
       limits: welcome.limits,
       deviceRequests: new Map(),
+      catchUp: new CatchUp(this.#cursors),
       readyReported: false,
     };
     this.#connection = connection;
     this.#outbox.resetPace(welcome.limits, performance.now());
     this.#send(connection, await engine.announce());
+    if (welcome.prekeys) {
+      // The server keeps traffic for offline devices (it says what it holds of our pre-keys).
+      for (const frame of await engine.prekeyUpload(welcome.prekeys)) this.#send(connection, frame);
+      // The inbox first: it holds the keys of what the rooms' logs carried meanwhile.
+      link.send(await connection.catchUp.start());
+    }
     if (welcome.link) await this.#ownLink(connection, welcome.link);
     for (const room of this.#rooms) link.send({ type: "join", room });
     this.#emit({
@@ -479,14 +501,45 @@ export class ChatClient {
     if (this.#connection !== connection) return;
     const { engine } = connection;
     switch (message.type) {
-      case "joined":
+      case "joined": {
+        this.#apply(connection, await engine.handle(message));
+        if (message.more) break;
+        const request = await connection.catchUp.joined(message.room, message.seq);
+        if (request) connection.link.send(request);
+        break;
+      }
+      case "msg":
+        if (await connection.catchUp.hold(message)) break;
+        this.#apply(connection, await engine.handle(message));
+        await connection.catchUp.seen(message.room, message.seq);
+        break;
       case "presence":
+      case "offline_device":
       case "announce":
       case "agreement":
       case "keys":
-      case "msg":
       case "dm":
-        this.#apply(connection, await engine.handle(message as Inbound));
+      case "bundles":
+        this.#apply(connection, await engine.handle(message));
+        break;
+      case "inbox":
+        this.#apply(connection, await engine.handleStored(message));
+        for (const frame of await connection.catchUp.inboxRead(message)) {
+          connection.link.send(frame);
+        }
+        break;
+      case "history": {
+        this.#apply(connection, await engine.handleStored(message));
+        for (const live of await connection.catchUp.historyRead(message)) {
+          this.#apply(connection, await engine.handle(live));
+          await connection.catchUp.seen(live.room, live.seq);
+        }
+        break;
+      }
+      case "prekeys_stored":
+        for (const frame of await engine.prekeyUpload({ signed: true, onetime: message.onetime })) {
+          this.#send(connection, frame);
+        }
         break;
       case "peer":
         this.#apply(
@@ -525,7 +578,7 @@ export class ChatClient {
         await this.#settle(connection, message.id, {
           accepted: true,
           recipients: message.recipients,
-        });
+        }, message.seq);
         break;
       case "device_invite": {
         const device = connection.deviceRequests.get(message.id);
@@ -573,13 +626,7 @@ export class ChatClient {
       case "enrolled":
       case "renewed":
         break;
-      // Issue 12 (offline delivery): the client side is being built.
-      case "offline_device":
-      case "history":
-      case "inbox":
-      case "prekeys_stored":
-      case "bundles":
-        break;
+
       default: {
         const unreachable: never = message;
         void unreachable;
@@ -675,9 +722,12 @@ export class ChatClient {
     connection: Connection,
     frameId: string,
     answer: Parameters<Outbox["settle"]>[1],
+    seq?: number,
   ): Promise<void> {
     const { flight, settled } = this.#outbox.settle(frameId, answer);
     if (flight?.kind === "room") {
+      // Our own message is in the log now: catching up later does not read it again.
+      if (seq) await connection.catchUp.seen(flight.room, seq);
       this.#apply(
         connection,
         await connection.engine.roomResolved(flight.room, flight.epoch, answer.accepted),
@@ -689,7 +739,12 @@ export class ChatClient {
       }
     }
     if (settled.outcome === "delivered") {
-      this.#emit({ type: "delivered", id: settled.id, recipients: settled.recipients });
+      this.#emit({
+        type: "delivered",
+        id: settled.id,
+        recipients: settled.recipients,
+        ...(seq ? { seq } : {}),
+      });
     } else if (settled.outcome === "undelivered") {
       this.#undelivered(settled.id, settled.reason);
     }

@@ -65,7 +65,11 @@ export type ClientEvent =
   | { type: "leave"; room: string; user: string; reason?: string }
   /** A message of ours was accepted and will be sent when keys are in place. */
   | { type: "queued"; id: string; room?: string; to?: string; text: string; action?: true }
-  | { type: "delivered"; id: string; recipients: number }
+  /**
+   * The server accepted a message of ours: for a room, stored for every member device
+   * (`recipients`), at `seq` in the room's log.
+   */
+  | { type: "delivered"; id: string; recipients: number; seq?: number }
   | { type: "undelivered"; id: string; reason: string }
   | { type: "error"; code: string; message: string }
   /**
