@@ -1276,10 +1276,13 @@ export class E2ESession {
 
   /** A copy of every key this session holds right now: what a memory snapshot would give a thief. */
   keySnapshot(): KeySnapshot {
+    // One clock reading, pruned first: a key past its grace is gone, not listed then missing.
+    const now = this.#now();
+    this.#agreement.prune(now);
     const agreementKeys = this.#agreement.held();
     const agreementPublic = new Map<number, Uint8Array>();
     for (const seq of agreementKeys.keys()) {
-      agreementPublic.set(seq, this.#agreement.keyFor(seq, this.#now())!.publicKey.slice());
+      agreementPublic.set(seq, this.#agreement.keyFor(seq, now)!.publicKey.slice());
     }
     const received = new Map<string, Map<string, ReceivingChain[]>>();
     for (const [scope, chains] of this.#received) {
