@@ -83,6 +83,11 @@ export interface ChatClientOptions {
   /** The clock renewal is decided by (tests move it); defaults to the real one. */
   clock?: () => Date;
   /**
+   * The end-to-end engine's clock in ms (agreement key replacement and grace, chain ages,
+   * lookups); tests move it to play a thief a minute later. Defaults to the real one.
+   */
+  e2eClock?: () => number;
+  /**
    * The vouching secrets of this device (`vouches.ts`): with them it vouches for devices it
    * invites, and recognises the device that invited it. Without, it does neither.
    */
@@ -369,6 +374,7 @@ export class ChatClient {
       verifyCert: (der, now) => this.#certificates.verify(der, now),
       deviceOf,
       trust: this.#options.trustStore,
+      ...(this.#options.e2eClock ? { now: this.#options.e2eClock } : {}),
     });
     const connection: Connection = {
       link,
