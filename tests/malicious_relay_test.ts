@@ -197,3 +197,331 @@ Deno.test("attack 1: a minted 'alice' injected with an unsolicited announcement,
     await assertNothingLeaked(relay, mark);
   });
 });
+
+Deno.test("attack 2: an impostor the operator recorded joins normally: key_changed, no keys for it, unverified, still so after the real alice returns; /trust takes a fingerprint", async () => {
+  await withAttacker(async ({ dir, relay, identity, join, peer }) => {
+    const mark = marker();
+    const aliceId = await identity("alice");
+    let alice = join(aliceId, "alice");
+    await alice.next("ready", () => true, WAIT_MS);
+    const bob = join(await identity("bob"), "bob");
+    await bob.members("lobby", ["alice", "bob"], WAIT_MS);
+    const bobConn = await relay.connection("bob");
+
+    // The operator records a certificate for "alice/evil" (`openchat ca issue alice --device
+    // evil`), and the attacker runs a client with it: it joins like anyone.
+    const evilId = await relay.issueRecorded("alice", "evil", `${dir}/alice-evil.pem`);
+    const evilKey = (await loadIdentity(evilId)).keyFingerprint;
+    const impostor = await peer(evilId, "alice-evil");
+    relay.watch(() => impostor.client.engine);
+    const impostorSession = impostor.client.sessionId!;
+    const changed = await bob.next("key_changed", () => true, WAIT_MS);
+    assertEquals([changed.user, changed.device, changed.fingerprint], ["alice", "evil", evilKey]);
+    await alice.next("key_changed", (e) => e.device === "evil", WAIT_MS);
+
+    // bob's room messages: alice reads them; the impostor gets no key and reads nothing.
+    await bob.say(`${mark} room secret`);
+    assertEquals(
+      (await alice.next("message", (e) => e.text === `${mark} room secret`, WAIT_MS)).verified,
+      true,
+    );
+    await impostor.waitFor("no_key", (e) => e.type === "error" && e.code === "no_key", WAIT_MS);
+    assertEquals(keysTo(relay, bobConn, impostorSession), 0);
+
+    // What the impostor says shows unverified, not accepted.
+    impostor.client.send("lobby", "I am alice");
+    const claim = await bob.next("message", (e) => e.text === "I am alice", WAIT_MS);
+    assertEquals([claim.from, claim.device, claim.verified, claim.trust], [
+      "alice",
+      "evil",
+      false,
+      "not_accepted",
+    ]);
+
+    // The real alice comes back on a new session: still accepted; the impostor is not washed in.
+    assertEquals((await alice.close()).code, 0);
+    await bob.next("leave", (e) => e.user === "alice" && e.reason === "quit", WAIT_MS);
+    alice = join(aliceId, "alice");
+    await alice.next("ready", () => true, WAIT_MS);
+    await alice.members("lobby", ["alice", "bob"], WAIT_MS);
+    impostor.client.send("lobby", "still me");
+    const still = await bob.next("message", (e) => e.text === "still me", WAIT_MS);
+    assertEquals([still.verified, still.trust], [false, "not_accepted"]);
+    await alice.say(`${mark} the real one`);
+    const real = await bob.next("message", (e) => e.text === `${mark} the real one`, WAIT_MS);
+    assertEquals([real.device, real.verified, real.trust], ["main", true, "first_seen"]);
+    await bob.say(`${mark} welcome back`);
+    await alice.next("message", (e) => e.text === `${mark} welcome back`, WAIT_MS);
+    assertEquals(keysTo(relay, bobConn, impostorSession), 0);
+    assertEquals(
+      bob.events.filter((e) => e.type === "key_changed").map((e) =>
+        (e as { device: string }).device
+      ),
+      ["evil"],
+      "the real key came back as a changed one",
+    );
+    await assertNothingLeaked(relay, mark);
+
+    // /trust takes at least 16 hex digits of a seen key, and accepts exactly that key.
+    await bob.type("/trust alice ABCD");
+    assertEquals((await bob.next("error", () => true, WAIT_MS)).code, "bad_fingerprint");
+    await bob.type("/trust alice 0000000000000000");
+    assertEquals((await bob.next("error", () => true, WAIT_MS)).code, "unknown_key");
+    await bob.type(`/trust alice ${evilKey.slice(0, 23)}`);
+    const trusted = await bob.next("trusted", () => true, WAIT_MS);
+    assertEquals([trusted.user, trusted.device, trusted.fingerprint], ["alice", "evil", evilKey]);
+    await bob.type("/whois alice");
+    const whois = await bob.next("whois", () => true, WAIT_MS);
+    assertEquals(
+      whois.devices.map((d) => [d.device, d.trust]).sort(),
+      [["evil", "verified"], ["main", "first_seen"]],
+    );
+    // Now, and only now, the key bob accepted gets his keys: the attacker's loot shows it.
+    await bob.say(`${mark} after trusting evil`);
+    await impostor.waitFor(
+      "bob's message",
+      (e) => e.type === "message" && e.text === `${mark} after trusting evil`,
+      WAIT_MS,
+    );
+    assert(keysTo(relay, bobConn, impostorSession) > 0);
+    assertEquals(await relay.loot(), [`${mark} after trusting evil`]);
+  });
+});
+
+Deno.test("attack 3: a departed session replayed as a member is refused (ended_session) and gets nothing; carol hidden from bob makes him report roster_mismatch while alice and carol chat on", async () => {
+  await withAttacker(async ({ relay, identity, join }) => {
+    const mark = marker();
+    const bob = join(await identity("bob"), "bob");
+    await bob.next("ready", () => true, WAIT_MS);
+    const aliceId = await identity("alice");
+    let alice = join(aliceId, "alice");
+    await bob.members("lobby", ["alice", "bob"], WAIT_MS);
+    await alice.members("lobby", ["alice", "bob"], WAIT_MS);
+    const bobConn = await relay.connection("bob");
+    const aliceConn = await relay.connection("alice");
+    const ghost = relay.sessionOf(aliceConn);
+    const recorded = relay.framesOf(bobConn, "to_client", "presence")
+      .find((f) => f.message.event === "join" && f.message.session === ghost)!;
+
+    // alice quits; the server replays her old join to bob, at the room's current version.
+    assertEquals((await alice.close()).code, 0);
+    await bob.next("leave", (e) => e.user === "alice" && e.reason === "quit", WAIT_MS);
+    await bob.members("lobby", ["bob"], WAIT_MS);
+    const keysToGhost = keysTo(relay, bobConn, ghost);
+    await relay.inject(bobConn, {
+      ...recorded.message,
+      version: latestVersion(relay, bobConn, "lobby"),
+    });
+    const refused = await bob.next("error", () => true, WAIT_MS);
+    assertEquals(refused.code, "ended_session", refused.message);
+
+    // alice comes back on a new session; carol joins, and the server hides her from bob only.
+    alice = join(aliceId, "alice");
+    await bob.members("lobby", ["alice", "bob"], WAIT_MS);
+    await alice.members("lobby", ["alice", "bob"], WAIT_MS);
+    const hidden = relay.drop(
+      where({
+        connection: bobConn,
+        direction: "to_client",
+        type: "presence",
+        event: "join",
+        user: "carol",
+      }),
+    );
+    const carol = join(await identity("carol"), "carol");
+    await alice.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    await carol.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    // alice's next key package says her roster has carol in it: bob's does not.
+    const mismatch = await bob.next("roster_mismatch", () => true, WAIT_MS);
+    assertEquals([mismatch.room, mismatch.from, mismatch.device], ["lobby", "alice", "main"]);
+    assertEquals(mismatch.version, latestVersion(relay, await relay.connection("carol"), "lobby"));
+    assertEquals(mismatch.ours, ["alice/main", "bob/main"]);
+    hidden();
+
+    // Nothing bob sent since alice quit went to her old session, ever.
+    assertEquals(keysTo(relay, bobConn, ghost), keysToGhost);
+    // alice and carol chat on, verified.
+    await alice.say(`${mark} to carol`);
+    const toCarol = await carol.next("message", (e) => e.text === `${mark} to carol`, WAIT_MS);
+    assertEquals([toCarol.from, toCarol.verified], ["alice", true]);
+    await carol.say(`${mark} to alice`);
+    const toAlice = await alice.next("message", (e) => e.text === `${mark} to alice`, WAIT_MS);
+    assertEquals([toAlice.from, toAlice.verified], ["carol", true]);
+    await assertNothingLeaked(relay, mark);
+  });
+});
+
+Deno.test("attack 4: carol's key package and message replayed to bob after she left and rejoined are refused (replay), and shown once", async () => {
+  await withAttacker(async ({ relay, identity, join }) => {
+    const mark = marker();
+    const bob = join(await identity("bob"), "bob");
+    await bob.next("ready", () => true, WAIT_MS);
+    const carol = join(await identity("carol"), "carol");
+    await bob.members("lobby", ["bob", "carol"], WAIT_MS);
+    await carol.members("lobby", ["bob", "carol"], WAIT_MS);
+    const bobConn = await relay.connection("bob");
+    const carolSession = relay.sessionOf(await relay.connection("carol"));
+
+    await carol.say(`${mark} once`);
+    await bob.next("message", (e) => e.text === `${mark} once`, WAIT_MS);
+    const fromCarol = relay.framesOf(bobConn, "to_client").filter((f) =>
+      f.message.session === carolSession && (f.message.type === "keys" || f.message.type === "msg")
+    );
+    const recorded = [
+      fromCarol.findLast((f) => f.message.type === "keys")!,
+      fromCarol.findLast((f) => f.message.type === "msg")!,
+    ];
+
+    // carol leaves and rejoins (the same session); then the server replays both to bob.
+    const left = bob.events.length;
+    await carol.type("/leave lobby");
+    await bob.since(left, "members", (e) => e.members.join() === "bob", WAIT_MS);
+    const rejoined = [bob.events.length, carol.events.length, relay.frames.length] as const;
+    await carol.type("/join lobby");
+    await bob.since(rejoined[0], "members", (e) => e.members.join() === "bob,carol", WAIT_MS);
+    await carol.since(rejoined[1], "members", (e) => e.members.join() === "bob,carol", WAIT_MS);
+    // Her new epoch's key package is on its way to bob before anything is replayed.
+    await relay.waitFor(
+      where({ connection: bobConn, direction: "to_client", type: "keys", session: carolSession }),
+      { after: rejoined[2] },
+    );
+    const before = bob.events.length;
+    for (const frame of recorded) await relay.replay(frame);
+    for (const kind of ["key package", "message"]) {
+      const refused = await bob.next("error", () => true, WAIT_MS);
+      assertEquals(refused.code, "replay", `${kind}: ${refused.message}`);
+    }
+
+    // carol carries on after rejoining; bob showed the old message once.
+    await carol.say(`${mark} after rejoining`);
+    const after = await bob.next("message", (e) => e.text === `${mark} after rejoining`, WAIT_MS);
+    assertEquals([after.from, after.verified], ["carol", true]);
+    assertEquals(messages(bob.events).map((m) => m.text), [
+      `${mark} once`,
+      `${mark} after rejoining`,
+    ]);
+    assertEquals(errorCodes(bob.events.slice(before)), ["replay", "replay"]);
+    await bob.say(`${mark} welcome back`);
+    await carol.next("message", (e) => e.text === `${mark} welcome back`, WAIT_MS);
+    await assertNothingLeaked(relay, mark);
+  });
+});
+
+/** Waits for an in-process client's event, with the test's deadline. */
+function heard(
+  peer: ChatPeer,
+  what: string,
+  match: (e: ClientEvent) => boolean,
+): Promise<ClientEvent> {
+  return peer.waitFor(what, match, WAIT_MS);
+}
+
+/** Sends `text` from an in-process client and waits for the server's ack. */
+async function peerSays(peer: ChatPeer, text: string, room = "lobby"): Promise<void> {
+  const id = peer.client.send(room, text);
+  await heard(peer, `ack of ${text}`, (e) => e.type === "delivered" && e.id === id);
+}
+
+Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing from before it, and nothing after his rotation and the others' next ones", async () => {
+  await withAttacker(async ({ relay, identity, join, peer }) => {
+    const mark = marker();
+    // bob runs in-process with a clock the test can move (the engine's only: 2 minutes pass for
+    // his keys in a few seconds), so the thief comes after every key's grace has run out.
+    let skew = 0;
+    const bob = await peer(await identity("bob"), "bob", () => Date.now() + skew);
+    await heard(bob, "ready", (e) => e.type === "ready");
+    const alice = join(await identity("alice"), "alice");
+    await alice.next("ready", () => true, WAIT_MS);
+    const carol = join(await identity("carol"), "carol");
+    for (const member of [alice, carol]) {
+      await member.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    }
+    const bobConn = await relay.connection("bob");
+    const bobSession = relay.sessionOf(bobConn);
+    const toBob = (from: number, to = relay.frames.length) =>
+      relay.frames.slice(from, to).filter((f) =>
+        f.connection === bobConn && f.direction === "to_client"
+      ).map((f) => f.message as Inbound);
+    const fromBob = (from: number) =>
+      relay.frames.slice(from).filter((f) =>
+        f.connection === bobConn && f.direction === "to_server" && f.message.type === "msg"
+      ).map((f) => String(f.message.payload));
+
+    await alice.say(`${mark} before 1`);
+    await heard(bob, "before 1", (e) => e.type === "message" && e.text === `${mark} before 1`);
+    await alice.type(`/msg bob ${mark} dm before`);
+    await heard(bob, "dm before", (e) => e.type === "dm" && e.text === `${mark} dm before`);
+    await peerSays(bob, `${mark} bob before`);
+
+    // A minute and more passes for bob's keys (as often as it takes): the agreement key that
+    // opened the last package is replaced, and every replaced key is past its grace and gone.
+    // Then bob holds no key that any package sent to him so far was wrapped to.
+    const wrappedTo = () =>
+      new Set(
+        relay.framesOf(bobConn, "to_client", "keys").map((f) =>
+          String(f.message.payload).split(".")[0]
+        ),
+      );
+    const clean = () => {
+      const held = [...bob.client.engine!.keySnapshot().agreementKeys.keys()];
+      return held.length === 1 && !wrappedTo().has(`a${held[0]}`);
+    };
+    for (let round = 0; !clean(); round++) {
+      assert(round < 10, "bob kept a key that opened a package");
+      skew += AGREEMENT_REPLACE_AFTER_USE_MS + AGREEMENT_GRACE_MS + 1_000;
+      const until = Date.now() + 1_500; // an upkeep tick
+      while (!clean() && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
+    // The thief copies bob's memory now; the server (the relay) keeps everything it sends bob.
+    const stolen = bob.client.engine!.keySnapshot();
+    assertEquals(stolen.session, bobSession);
+    const snapshotAt = relay.frames.length;
+    await alice.say(`${mark} inside the epoch`);
+    await heard(
+      bob,
+      "inside",
+      (e) => e.type === "message" && e.text === `${mark} inside the epoch`,
+    );
+    await peerSays(bob, `${mark} bob inside the epoch`);
+
+    // bob's next rotation (dave joins), then everyone's next (erin joins).
+    const dave = join(await identity("dave"), "dave");
+    await heard(bob, "dave", (e) => e.type === "members" && e.members.includes("dave"));
+    await dave.members("lobby", ["alice", "bob", "carol", "dave"], WAIT_MS);
+    await peerSays(bob, `${mark} bob after his rotation`);
+    const erin = join(await identity("erin"), "erin");
+    await heard(bob, "erin", (e) => e.type === "members" && e.members.includes("erin"));
+    for (const member of [alice, carol]) {
+      await member.members("lobby", ["alice", "bob", "carol", "dave", "erin"], WAIT_MS);
+    }
+    const healedAt = relay.frames.length;
+    await alice.say(`${mark} alice after`);
+    await carol.say(`${mark} carol after`);
+    await alice.type(`/msg bob ${mark} dm after`);
+    for (const text of ["alice after", "carol after", "dm after"]) {
+      await heard(bob, text, (e) => "text" in e && e.text === `${mark} ${text}`);
+    }
+
+    // What the snapshot opens: the epoch it caught, up to the rotations, and nothing else.
+    const read = (frames: Inbound[]) => new Thief(copySnapshot(stolen)).read(frames);
+    const opened = await read(toBob(snapshotAt));
+    assertEquals(opened, [`${mark} inside the epoch`]);
+    assertEquals(await read(toBob(healedAt)), []);
+    assertEquals(await read(toBob(0, snapshotAt)), [], "the snapshot opened the past");
+    const own = new Thief(copySnapshot(stolen));
+    assertEquals(await own.readOwn("lobby", fromBob(0)), [`${mark} bob inside the epoch`]);
+    // The honest members carry on, bob included; the attacker's own keys open nothing.
+    await peerSays(bob, `${mark} bob carries on`);
+    for (const member of [alice, carol, dave, erin]) {
+      await member.next(
+        "message",
+        (e) => e.text === `${mark} bob carries on` && e.verified,
+        WAIT_MS,
+      );
+    }
+    await assertNothingLeaked(relay, mark);
+  });
+});

@@ -261,6 +261,24 @@ export class MaliciousRelay {
     );
   }
 
+  /**
+   * The first captured frame at position `after` of `frames` or later that matches, waiting up
+   * to `timeoutMs`. Once a frame is captured, its forwarding is queued: anything injected on
+   * the same connection afterwards arrives after it.
+   */
+  async waitFor(
+    match: Match,
+    options: { after?: number; timeoutMs?: number } = {},
+  ): Promise<CapturedFrame> {
+    const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+    for (;;) {
+      const found = this.frames.slice(options.after ?? 0).find(match);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error("The relay never saw the frame it waited for");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   // ---- who is who ----------------------------------------------------------------------------
 
   /**
