@@ -32,6 +32,8 @@ const WAIT_MS = 20_000;
 /** A server, the attacker's relay in front of it, and the people a test starts. */
 interface Stage {
   readonly dir: string;
+  /** The server's data directory (the CA's too). */
+  readonly data: string;
   readonly relay: Attacker;
   /** An identity file for `name/device`, issued (and recorded) with `openchat ca issue`. */
   identity(name: string, device?: string): Promise<string>;
@@ -53,6 +55,7 @@ async function withAttacker(fn: (stage: Stage) => Promise<void>, serveArgs: stri
     const peers: ChatPeer[] = [];
     const stage: Stage = {
       dir,
+      data,
       relay,
       identity: (name, device = "main") =>
         relay.issueRecorded(name, device, `${dir}/${name}-${device}.pem`),
@@ -522,6 +525,272 @@ Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing fr
         WAIT_MS,
       );
     }
+    await assertNothingLeaked(relay, mark);
+  });
+});
+
+Deno.test("issue 10: alice's key package reflected back to her as bob's is refused (bad_signature); bob's genuine packages still work", async () => {
+  await withAttacker(async ({ relay, identity, join }) => {
+    const mark = marker();
+    const alice = join(await identity("alice"), "alice");
+    await alice.next("ready", () => true, WAIT_MS);
+    const bob = join(await identity("bob"), "bob");
+    await alice.members("lobby", ["alice", "bob"], WAIT_MS);
+    await bob.members("lobby", ["alice", "bob"], WAIT_MS);
+    const aliceConn = await relay.connection("alice");
+    const bobConn = await relay.connection("bob");
+    const aliceSession = relay.sessionOf(aliceConn);
+    const packageToBob = await relay.waitFor(
+      where({ connection: bobConn, direction: "to_client", type: "keys", session: aliceSession }),
+    );
+    await relay.inject(aliceConn, {
+      ...packageToBob.message,
+      from: "bob",
+      device: "main",
+      session: relay.sessionOf(bobConn),
+    });
+    const refused = await alice.next("error", () => true, WAIT_MS);
+    assertEquals(refused.code, "bad_signature", refused.message);
+
+    // bob's next package (carol joins: everyone rotates) is taken, and his messages read.
+    const rotated = relay.frames.length;
+    const carol = join(await identity("carol"), "carol");
+    await alice.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    await bob.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    await carol.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    await relay.waitFor(
+      where({
+        connection: aliceConn,
+        direction: "to_client",
+        type: "keys",
+        session: relay.sessionOf(bobConn),
+      }),
+      { after: rotated },
+    );
+    await bob.say(`${mark} genuine`);
+    for (const member of [alice, carol]) {
+      const got = await member.next("message", (e) => e.text === `${mark} genuine`, WAIT_MS);
+      assertEquals([got.from, got.verified], ["bob", true]);
+    }
+    await alice.say(`${mark} and back`);
+    await bob.next("message", (e) => e.text === `${mark} and back` && e.verified, WAIT_MS);
+    assertEquals(errorCodes(alice.events), ["bad_signature"]);
+    await assertNothingLeaked(relay, mark);
+  });
+});
+
+Deno.test("issue 10: a message dropped for bob and one held back past the next are reported to him as gaps (skipped, reordered, then missing); alice and carol carry on", async () => {
+  await withAttacker(async ({ relay, identity, join }) => {
+    const mark = marker();
+    const alice = join(await identity("alice"), "alice");
+    await alice.next("ready", () => true, WAIT_MS);
+    const bob = join(await identity("bob"), "bob");
+    await bob.next("ready", () => true, WAIT_MS);
+    const carol = join(await identity("carol"), "carol");
+    for (const member of [alice, bob, carol]) {
+      await member.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
+    }
+    const bobConn = await relay.connection("bob");
+    const aliceToBob = where({
+      connection: bobConn,
+      direction: "to_client",
+      type: "msg",
+      session: relay.sessionOf(await relay.connection("alice")),
+    });
+    const say = async (n: number) => {
+      await alice.say(`${mark} m${n}`);
+      await carol.next("message", (e) => e.text === `${mark} m${n}`, WAIT_MS);
+    };
+    await say(1);
+    await bob.next("message", (e) => e.text === `${mark} m1`, WAIT_MS);
+    relay.drop(aliceToBob, 1); // m2 never reaches bob
+    await say(2);
+    await say(3);
+    await bob.next("message", (e) => e.text === `${mark} m3`, WAIT_MS);
+    relay.reorder(aliceToBob); // m4 is held back until m5 has passed
+    await say(4);
+    await say(5);
+    await say(6);
+    await bob.next("message", (e) => e.text === `${mark} m6`, WAIT_MS);
+    assertEquals(
+      messages(bob.events).map((m) => [m.text.slice(mark.length + 1), m.late ?? false]),
+      [["m1", false], ["m3", false], ["m5", false], ["m4", true], ["m6", false]],
+    );
+    const gaps = () =>
+      bob.events.filter((e): e is Extract<ClientEvent, { type: "gap" }> => e.type === "gap");
+    assertEquals(gaps().map((g) => [g.room, g.from, g.device, g.reason, g.count]), [
+      ["lobby", "alice", "main", "skipped", 1],
+      ["lobby", "alice", "main", "skipped", 1],
+      ["lobby", "alice", "main", "reordered", 1],
+    ]);
+
+    // alice's next key package (dave joins) says how many she sent: one never came.
+    const dave = join(await identity("dave"), "dave");
+    const missing = await bob.next("gap", (e) => e.reason === "missing", WAIT_MS);
+    assertEquals([missing.room, missing.from, missing.count], ["lobby", "alice", 1]);
+    await dave.members("lobby", ["alice", "bob", "carol", "dave"], WAIT_MS);
+    assertEquals(messages(carol.events).map((m) => m.text.slice(mark.length + 1)), [
+      "m1",
+      "m2",
+      "m3",
+      "m4",
+      "m5",
+      "m6",
+    ]);
+    // Everyone carries on, bob included; nobody else saw a gap.
+    await bob.say(`${mark} I missed one`);
+    for (const member of [alice, carol, dave]) {
+      await member.next("message", (e) => e.text === `${mark} I missed one` && e.verified, WAIT_MS);
+    }
+    for (const member of [alice, carol, dave]) {
+      assertEquals(member.events.filter((e) => e.type === "gap"), []);
+    }
+    await assertNothingLeaked(relay, mark);
+  });
+});
+
+Deno.test("issue 10: a direct message replayed after 250 more is refused (replay), and shown once", async () => {
+  await withAttacker(async ({ relay, identity, join }) => {
+    const mark = marker();
+    const alice = join(await identity("alice"), "alice");
+    await alice.next("ready", () => true, WAIT_MS);
+    const bob = join(await identity("bob"), "bob");
+    await bob.members("lobby", ["alice", "bob"], WAIT_MS);
+    await alice.members("lobby", ["alice", "bob"], WAIT_MS);
+    const bobConn = await relay.connection("bob");
+
+    await alice.type(`/msg bob ${mark} first`);
+    await bob.next("dm", (e) => e.text === `${mark} first`, WAIT_MS);
+    const first = relay.framesOf(bobConn, "to_client", "dm")[0]!;
+    const more = 250;
+    await alice.type(
+      Array.from({ length: more }, (_, i) => `/msg bob ${mark} n${i}`).join("\n"),
+    );
+    await bob.next("dm", (e) => e.text === `${mark} n${more - 1}`, 60_000);
+    const dms = () => bob.events.filter((e) => e.type === "dm").length;
+    assertEquals(dms(), more + 1);
+    const before = bob.events.length;
+    await relay.replay(first);
+    const refused = await bob.since(before, "error", () => true, WAIT_MS);
+    assertEquals(refused.code, "replay", refused.message);
+
+    await alice.type(`/msg bob ${mark} after the replay`);
+    const after = await bob.next("dm", (e) => e.text === `${mark} after the replay`, WAIT_MS);
+    assertEquals([after.from, after.verified], ["alice", true]);
+    assertEquals(dms(), more + 2);
+    assertEquals(errorCodes(bob.events), ["replay"]);
+    await bob.type(`/msg alice ${mark} got them all`);
+    await alice.next("dm", (e) => e.text === `${mark} got them all` && e.verified, WAIT_MS);
+    await assertNothingLeaked(relay, mark);
+  }, ["--rate-limit", "1000"]); // 250 messages need not wait for the default pace
+});
+
+Deno.test("devices: one added with /device add is accepted without a prompt, one the operator minted is not; a direct message reaches both of bob's devices and alice's other one, never the minted one", async () => {
+  await withAttacker(async ({ dir, data, relay, joinEnrolled, peer }) => {
+    const mark = marker();
+    // alice's laptop and bob's main device enrol by invite; each adds a second device itself.
+    const addDevice = async (from: JoinProcess, device: string, configDir: string) => {
+      await from.type(`/device add ${device}`);
+      const offer = await from.next("device_invite", (e) => e.device === device, WAIT_MS);
+      const result = await enroll(offer.token, configDir);
+      assertEquals(result.code, 0, result.stderr);
+      // The inviting device vouches once the new one has enrolled.
+      await from.next("notice", (e) => e.message.includes(`vouched for`), WAIT_MS);
+    };
+    await enrolled(data, "alice", "laptop", `${dir}/laptop`);
+    const laptop = joinEnrolled(`${dir}/laptop`);
+    await laptop.next("ready", () => true, WAIT_MS);
+    await addDevice(laptop, "phone", `${dir}/phone`);
+    await enrolled(data, "bob", "main", `${dir}/bob`);
+    const bob = joinEnrolled(`${dir}/bob`);
+    await bob.next("ready", () => true, WAIT_MS);
+    await addDevice(bob, "tablet", `${dir}/tablet`);
+    const phone = joinEnrolled(`${dir}/phone`);
+    await phone.next("ready", () => true, WAIT_MS);
+    const tablet = joinEnrolled(`${dir}/tablet`);
+    await tablet.next("ready", () => true, WAIT_MS);
+    const vouched = async (who: JoinProcess, user: string, device: string, by: string) => {
+      const accepted = await who.next(
+        "device_accepted",
+        (e) => e.user === user && e.device === device,
+        WAIT_MS,
+      );
+      assertEquals([accepted.trust, accepted.by], ["vouched", by]);
+    };
+    await vouched(bob, "alice", "phone", "laptop");
+    await vouched(laptop, "bob", "tablet", "main");
+    await vouched(phone, "bob", "tablet", "main");
+    await vouched(tablet, "alice", "phone", "laptop");
+
+    // The operator records alice/evil; the attacker runs it. Nobody vouched for it.
+    const evilId = await relay.issueRecorded("alice", "evil", `${dir}/alice-evil.pem`);
+    const evilKey = (await loadIdentity(evilId)).keyFingerprint;
+    const evil = await peer(evilId, "alice-evil");
+    relay.watch(() => evil.client.engine);
+    const evilSession = evil.client.sessionId!;
+    const devices = { laptop, phone, bob, tablet };
+    for (const [name, device] of Object.entries(devices)) {
+      const changed = await device.next("key_changed", () => true, WAIT_MS);
+      assertEquals([changed.user, changed.device, changed.fingerprint], [
+        "alice",
+        "evil",
+        evilKey,
+      ], name);
+      assertEquals(device.events.filter((e) => e.type === "key_changed").length, 1, name);
+    }
+
+    // A direct message from the laptop: bob's two devices, and alice's phone as a copy.
+    const toBob = `${mark} to all of bob`;
+    await laptop.type(`/msg bob ${toBob}`);
+    assertEquals((await laptop.next("delivered", () => true, WAIT_MS)).recipients, 3);
+    for (const device of [bob, tablet]) {
+      const dm = await device.next("dm", (e) => e.text === toBob, WAIT_MS);
+      assertEquals([dm.from, dm.device, dm.to, dm.verified, dm.copy], [
+        "alice",
+        "laptop",
+        "bob",
+        true,
+        undefined,
+      ]);
+    }
+    const copy = await phone.next("dm", (e) => e.text === toBob, WAIT_MS);
+    assertEquals([copy.from, copy.device, copy.to, copy.verified, copy.copy], [
+      "alice",
+      "laptop",
+      "bob",
+      true,
+      true,
+    ]);
+    // And back from bob: alice's laptop and phone, his tablet as a copy; never alice/evil.
+    const toAlice = `${mark} to all of alice`;
+    await bob.type(`/msg alice ${toAlice}`);
+    assertEquals((await bob.next("delivered", () => true, WAIT_MS)).recipients, 3);
+    for (const device of [laptop, phone]) {
+      const dm = await device.next("dm", (e) => e.text === toAlice, WAIT_MS);
+      assertEquals([dm.from, dm.verified, dm.copy], ["bob", true, undefined]);
+    }
+    assertEquals((await tablet.next("dm", (e) => e.text === toAlice, WAIT_MS)).copy, true);
+    assert(!laptop.events.some((e) => e.type === "dm" && e.text === toBob));
+    assert(!bob.events.some((e) => e.type === "dm" && e.text === toAlice));
+
+    // The room carries on; the minted device got no key and no direct message from anyone.
+    await tablet.say(`${mark} from the tablet`);
+    for (const device of [laptop, phone, bob]) {
+      const got = await device.next(
+        "message",
+        (e) => e.text === `${mark} from the tablet`,
+        WAIT_MS,
+      );
+      assertEquals([got.from, got.device, got.verified], ["bob", "tablet", true]);
+    }
+    const addresses = [["alice", "laptop"], ["alice", "phone"], ["bob", "main"], ["bob", "tablet"]];
+    for (const [user, device] of addresses) {
+      const connection = await relay.connection(user!, device);
+      assertEquals(keysTo(relay, connection, evilSession), 0, `${user}/${device}`);
+      assertEquals(dmsTo(relay, connection, evilSession), 0, `${user}/${device}`);
+    }
+    assertEquals(evil.events.filter((e) => e.type === "dm"), []);
+    assertEquals(messages(evil.events).filter((m) => m.text.includes(mark)), []);
     await assertNothingLeaked(relay, mark);
   });
 });
