@@ -607,9 +607,11 @@ export class E2ESession {
     await verifyMessage(envelope, scope, session, peer.announcement.signingKey, from);
     const chains = this.#receivedIn(room ?? DIRECT_SCOPE);
     const chain = chains.get(session, envelope.epoch);
-    if (!chain && envelope.epoch < chains.highest(session)) {
+    if (!chain && envelope.epoch <= chains.highest(session)) {
       // Frames of one session arrive in order: a message of an epoch already replaced (and
-      // forgotten) is one that was delivered before, sent again.
+      // forgotten) is one that was delivered before, sent again. So is one of the sender's
+      // latest epoch whose chain was dropped when it left: after a leave, its next message
+      // comes with a new epoch's key package first.
       throw new E2EError(
         "replay",
         `A replayed message from ${from} was dropped (epoch ${envelope.epoch} has ended)`,
