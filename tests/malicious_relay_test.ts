@@ -375,25 +375,31 @@ Deno.test("attack 4: carol's key package and message replayed to bob after she l
       fromCarol.findLast((f) => f.message.type === "msg")!,
     ];
 
-    // carol leaves and rejoins (the same session); then the server replays both to bob.
+    // carol leaves and rejoins (the same session). The server holds back her new epoch's key
+    // package to bob, and replays the recorded package and message in its place.
     const left = bob.events.length;
     await carol.type("/leave lobby");
     await bob.since(left, "members", (e) => e.members.join() === "bob", WAIT_MS);
     const rejoined = [bob.events.length, carol.events.length, relay.frames.length] as const;
+    const fresh = where({
+      connection: bobConn,
+      direction: "to_client",
+      type: "keys",
+      session: carolSession,
+    });
+    const held = relay.hold(fresh);
     await carol.type("/join lobby");
     await bob.since(rejoined[0], "members", (e) => e.members.join() === "bob,carol", WAIT_MS);
     await carol.since(rejoined[1], "members", (e) => e.members.join() === "bob,carol", WAIT_MS);
-    // Her new epoch's key package is on its way to bob before anything is replayed.
-    await relay.waitFor(
-      where({ connection: bobConn, direction: "to_client", type: "keys", session: carolSession }),
-      { after: rejoined[2] },
-    );
+    await relay.waitFor(fresh, { after: rejoined[2] });
     const before = bob.events.length;
     for (const frame of recorded) await relay.replay(frame);
     for (const kind of ["key package", "message"]) {
       const refused = await bob.next("error", () => true, WAIT_MS);
       assertEquals(refused.code, "replay", `${kind}: ${refused.message}`);
     }
+    held.stop();
+    await held.release();
 
     // carol carries on after rejoining; bob showed the old message once.
     await carol.say(`${mark} after rejoining`);
