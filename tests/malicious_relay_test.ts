@@ -14,12 +14,7 @@ import { ChatPeer } from "./support/chat_peer.ts";
 import { inTempDir } from "./support/cli.ts";
 import { enroll, enrolled } from "./support/enrolment.ts";
 import { JoinProcess } from "./support/join_process.ts";
-import {
-  copySnapshot,
-  MaliciousRelay,
-  type MaliciousRelay as Attacker,
-  where,
-} from "./support/malicious_relay.ts";
+import { copySnapshot, MaliciousRelay, where } from "./support/malicious_relay.ts";
 import { startServeProcess } from "./support/serve_process.ts";
 import { Thief } from "./support/thief.ts";
 import type { ClientEvent } from "../client/events.ts";
@@ -34,7 +29,7 @@ interface Stage {
   readonly dir: string;
   /** The server's data directory (the CA's too). */
   readonly data: string;
-  readonly relay: Attacker;
+  readonly relay: MaliciousRelay;
   /** An identity file for `name/device`, issued (and recorded) with `openchat ca issue`. */
   identity(name: string, device?: string): Promise<string>;
   /** `openchat join --json` through the relay, with its own config directory `config`. */
@@ -95,20 +90,20 @@ function marker(): string {
 }
 
 /** Key items `connection`'s client addressed to `session` (room and direct). */
-function keysTo(relay: Attacker, connection: number, session: string): number {
+function keysTo(relay: MaliciousRelay, connection: number, session: string): number {
   return relay.framesOf(connection, "to_server", "keys")
     .flatMap((f) => f.message.items as { to: string }[])
     .filter((item) => item.to === session).length;
 }
 
 /** Direct messages `connection`'s client sealed for `session`. */
-function dmsTo(relay: Attacker, connection: number, session: string): number {
+function dmsTo(relay: MaliciousRelay, connection: number, session: string): number {
   return relay.framesOf(connection, "to_server", "dm")
     .filter((f) => f.message.session === session).length;
 }
 
 /** The latest membership version of `room` the server showed `connection`. */
-function latestVersion(relay: Attacker, connection: number, room: string): number {
+function latestVersion(relay: MaliciousRelay, connection: number, room: string): number {
   const versions = relay.framesOf(connection, "to_client")
     .filter((f) =>
       (f.message.type === "joined" || f.message.type === "presence") && f.message.room === room
@@ -118,7 +113,7 @@ function latestVersion(relay: Attacker, connection: number, room: string): numbe
 }
 
 /** Asserts that no captured frame carries `mark`, and that no key the attacker holds opens any. */
-async function assertNothingLeaked(relay: Attacker, mark: string): Promise<void> {
+async function assertNothingLeaked(relay: MaliciousRelay, mark: string): Promise<void> {
   assertEquals(relay.leaks([mark]).map((f) => f.message.type), [], "plaintext on the wire");
   assertEquals(await relay.loot(), [], "the attacker opened something");
 }
@@ -291,7 +286,7 @@ Deno.test("attack 2: an impostor the operator recorded joins normally: key_chang
   });
 });
 
-Deno.test("attack 3: a departed session replayed as a member is refused (ended_session) and gets nothing; carol hidden from bob makes him report roster_mismatch while alice and carol chat on", async () => {
+Deno.test("attack 3: a departed session replayed as a member is refused (ended_session) and gets nothing; carol hidden from bob makes him report roster_mismatch and hold his messages until a later package agrees, while alice and carol chat on", async () => {
   await withAttacker(async ({ relay, identity, join }) => {
     const mark = marker();
     const bob = join(await identity("bob"), "bob");
@@ -322,7 +317,7 @@ Deno.test("attack 3: a departed session replayed as a member is refused (ended_s
     alice = join(aliceId, "alice");
     await bob.members("lobby", ["alice", "bob"], WAIT_MS);
     await alice.members("lobby", ["alice", "bob"], WAIT_MS);
-    const hidden = relay.drop(
+    const hidden = relay.hold(
       where({
         connection: bobConn,
         direction: "to_client",
@@ -330,6 +325,7 @@ Deno.test("attack 3: a departed session replayed as a member is refused (ended_s
         event: "join",
         user: "carol",
       }),
+      1,
     );
     const carol = join(await identity("carol"), "carol");
     await alice.members("lobby", ["alice", "bob", "carol"], WAIT_MS);
@@ -339,17 +335,48 @@ Deno.test("attack 3: a departed session replayed as a member is refused (ended_s
     assertEquals([mismatch.room, mismatch.from, mismatch.device], ["lobby", "alice", "main"]);
     assertEquals(mismatch.version, latestVersion(relay, await relay.connection("carol"), "lobby"));
     assertEquals(mismatch.ours, ["alice/main", "bob/main"]);
-    hidden();
-
     // Nothing bob sent since alice quit went to her old session, ever.
     assertEquals(keysTo(relay, bobConn, ghost), keysToGhost);
-    // alice and carol chat on, verified.
+
+    // bob's room stops: what he types waits. alice and carol chat on, verified.
+    const forked = relay.frames.length;
+    await bob.type(`${mark} into the fork`);
     await alice.say(`${mark} to carol`);
     const toCarol = await carol.next("message", (e) => e.text === `${mark} to carol`, WAIT_MS);
     assertEquals([toCarol.from, toCarol.verified], ["alice", true]);
     await carol.say(`${mark} to alice`);
     const toAlice = await alice.next("message", (e) => e.text === `${mark} to alice`, WAIT_MS);
     assertEquals([toAlice.from, toAlice.verified], ["carol", true]);
+    const sentSince = (type: string) =>
+      relay.frames.slice(forked).filter((f) =>
+        f.connection === bobConn && f.direction === "to_server" && f.message.type === type
+      );
+    assertEquals(sentSince("msg"), [], "bob sent into the forked room");
+
+    // The server shows bob carol's join after all; he still sends alice no key until a later
+    // package of hers agrees with his view (dave joins); then his message goes out, to all.
+    hidden.stop();
+    await hidden.release();
+    await bob.next("join", (e) => e.user === "carol", WAIT_MS);
+    const carolSession = relay.sessionOf(await relay.connection("carol"));
+    await relay.waitFor(
+      (f) =>
+        f.connection === bobConn && f.direction === "to_server" && f.message.type === "keys" &&
+        (f.message.items as { to: string }[]).some((item) => item.to === carolSession),
+      { after: forked },
+    );
+    const aliceNow = relay.sessionOf(await relay.connection("alice"));
+    assertEquals(
+      sentSince("keys").flatMap((f) => f.message.items as { to: string }[])
+        .filter((item) => item.to === aliceNow),
+      [],
+    );
+    const dave = join(await identity("dave"), "dave");
+    await bob.next("notice", (e) => e.message.includes("now sees the same members"), WAIT_MS);
+    for (const member of [alice, carol, dave]) {
+      const got = await member.next("message", (e) => e.text === `${mark} into the fork`, WAIT_MS);
+      assertEquals([got.from, got.verified], ["bob", true]);
+    }
     await assertNothingLeaked(relay, mark);
   });
 });
@@ -431,6 +458,12 @@ async function peerSays(peer: ChatPeer, text: string, room = "lobby"): Promise<v
   await heard(peer, `ack of ${text}`, (e) => e.type === "delivered" && e.id === id);
 }
 
+/** Sends a direct message from an in-process client and waits for the server's ack. */
+async function peerDm(peer: ChatPeer, to: string, text: string): Promise<void> {
+  const id = peer.client.sendDirect(to, text);
+  await heard(peer, `ack of ${text}`, (e) => e.type === "delivered" && e.id === id);
+}
+
 Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing from before it, and nothing after his rotation and the others' next ones", async () => {
   await withAttacker(async ({ relay, identity, join, peer }) => {
     const mark = marker();
@@ -451,16 +484,15 @@ Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing fr
       relay.frames.slice(from, to).filter((f) =>
         f.connection === bobConn && f.direction === "to_client"
       ).map((f) => f.message as Inbound);
-    const fromBob = (from: number) =>
-      relay.frames.slice(from).filter((f) =>
-        f.connection === bobConn && f.direction === "to_server" && f.message.type === "msg"
-      ).map((f) => String(f.message.payload));
+    const fromBob = (type: "msg" | "dm") =>
+      relay.framesOf(bobConn, "to_server", type).map((f) => String(f.message.payload));
 
     await alice.say(`${mark} before 1`);
     await heard(bob, "before 1", (e) => e.type === "message" && e.text === `${mark} before 1`);
     await alice.type(`/msg bob ${mark} dm before`);
     await heard(bob, "dm before", (e) => e.type === "dm" && e.text === `${mark} dm before`);
     await peerSays(bob, `${mark} bob before`);
+    await peerDm(bob, "alice", `${mark} bob dm before`);
 
     // A minute and more passes for bob's keys (as often as it takes): the agreement key that
     // opened the last package is replaced, and every replaced key is past its grace and gone.
@@ -495,6 +527,7 @@ Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing fr
       (e) => e.type === "message" && e.text === `${mark} inside the epoch`,
     );
     await peerSays(bob, `${mark} bob inside the epoch`);
+    await peerDm(bob, "alice", `${mark} bob dm inside`);
 
     // bob's next rotation (dave joins), then everyone's next (erin joins).
     const dave = join(await identity("dave"), "dave");
@@ -513,6 +546,8 @@ Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing fr
     for (const text of ["alice after", "carol after", "dm after"]) {
       await heard(bob, text, (e) => "text" in e && e.text === `${mark} ${text}`);
     }
+    await peerDm(bob, "alice", `${mark} bob dm after`);
+    await alice.next("dm", (e) => e.text === `${mark} bob dm after`, WAIT_MS);
 
     // What the snapshot opens: the epoch it caught, up to the rotations, and nothing else.
     const read = (frames: Inbound[]) => new Thief(copySnapshot(stolen)).read(frames);
@@ -520,8 +555,11 @@ Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing fr
     assertEquals(opened, [`${mark} inside the epoch`]);
     assertEquals(await read(toBob(healedAt)), []);
     assertEquals(await read(toBob(0, snapshotAt)), [], "the snapshot opened the past");
+    // bob's own: on the chains it stole, up to bob's next rotation of each.
     const own = new Thief(copySnapshot(stolen));
-    assertEquals(await own.readOwn("lobby", fromBob(0)), [`${mark} bob inside the epoch`]);
+    assertEquals(await own.readOwn("lobby", fromBob("msg")), [`${mark} bob inside the epoch`]);
+    const aliceSession = relay.sessionOf(await relay.connection("alice"));
+    assertEquals(await own.readOwnDirect(aliceSession, fromBob("dm")), [`${mark} bob dm inside`]);
     // The honest members carry on, bob included; the attacker's own keys open nothing.
     await peerSays(bob, `${mark} bob carries on`);
     for (const member of [alice, carol, dave, erin]) {
@@ -535,7 +573,7 @@ Deno.test("issue 10: a snapshot of bob's keys taken mid-session opens nothing fr
   });
 });
 
-Deno.test("issue 10: alice's key package reflected back to her as bob's is refused (bad_signature); bob's genuine packages still work", async () => {
+Deno.test("issue 10: alice's key package reflected back to her as bob's, or moved to carol, is refused (bad_signature); bob's genuine packages still work", async () => {
   await withAttacker(async ({ relay, identity, join }) => {
     const mark = marker();
     const alice = join(await identity("alice"), "alice");
@@ -573,6 +611,10 @@ Deno.test("issue 10: alice's key package reflected back to her as bob's is refus
       }),
       { after: rotated },
     );
+    // The same package moved to carol, whose session it does not name, as alice's: refused too.
+    await relay.inject(await relay.connection("carol"), packageToBob.message);
+    const moved = await carol.next("error", () => true, WAIT_MS);
+    assertEquals(moved.code, "bad_signature", moved.message);
     await bob.say(`${mark} genuine`);
     for (const member of [alice, carol]) {
       const got = await member.next("message", (e) => e.text === `${mark} genuine`, WAIT_MS);
@@ -655,7 +697,7 @@ Deno.test("issue 10: a message dropped for bob and one held back past the next a
   });
 });
 
-Deno.test("issue 10: a direct message replayed after 250 more is refused (replay), and shown once", async () => {
+Deno.test("issue 10: a direct message replayed after 250 more, to bob or to the server, is refused (replay), and shown once", async () => {
   await withAttacker(async ({ relay, identity, join }) => {
     const mark = marker();
     const alice = join(await identity("alice"), "alice");
@@ -675,16 +717,23 @@ Deno.test("issue 10: a direct message replayed after 250 more is refused (replay
     await bob.next("dm", (e) => e.text === `${mark} n${more - 1}`, 60_000);
     const dms = () => bob.events.filter((e) => e.type === "dm").length;
     assertEquals(dms(), more + 1);
-    const before = bob.events.length;
+    let before = bob.events.length;
     await relay.replay(first);
     const refused = await bob.since(before, "error", () => true, WAIT_MS);
     assertEquals(refused.code, "replay", refused.message);
+    // The other way: alice's first `dm` frame sent to the server again, which relays it anew.
+    const sent = relay.framesOf(await relay.connection("alice"), "to_server", "dm")[0]!;
+    before = bob.events.length;
+    await relay.replay(sent);
+    const again = await bob.since(before, "error", () => true, WAIT_MS);
+    assertEquals(again.code, "replay", again.message);
 
     await alice.type(`/msg bob ${mark} after the replay`);
     const after = await bob.next("dm", (e) => e.text === `${mark} after the replay`, WAIT_MS);
     assertEquals([after.from, after.verified], ["alice", true]);
     assertEquals(dms(), more + 2);
-    assertEquals(errorCodes(bob.events), ["replay"]);
+    assertEquals(errorCodes(bob.events), ["replay", "replay"]);
+    assertEquals(errorCodes(alice.events), []);
     await bob.type(`/msg alice ${mark} got them all`);
     await alice.next("dm", (e) => e.text === `${mark} got them all` && e.verified, WAIT_MS);
     await assertNothingLeaked(relay, mark);
