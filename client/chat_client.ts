@@ -84,6 +84,11 @@ export interface ChatClientOptions {
   /** The clock renewal is decided by (tests move it); defaults to the real one. */
   clock?: () => Date;
   /**
+   * The end-to-end engine's clock in ms (agreement key replacement and grace, chain ages,
+   * lookups); tests move it to play a thief a minute later. Defaults to the real one.
+   */
+  e2eClock?: () => number;
+  /**
    * The vouching secrets of this device (`vouches.ts`): with them it vouches for devices it
    * invites, and recognises the device that invited it. Without, it does neither.
    */
@@ -384,6 +389,7 @@ export class ChatClient {
       deviceOf,
       trust: this.#options.trustStore,
       prekeys: this.#prekeys,
+      ...(this.#options.e2eClock ? { now: this.#options.e2eClock } : {}),
     });
     const connection: Connection = {
       link,

@@ -857,9 +857,11 @@ export class E2ESession {
     await verifyMessage(envelope, scope, session, peer.announcement.signingKey, from);
     const chains = this.#receivedIn(room ?? DIRECT_SCOPE);
     const chain = chains.get(session, envelope.epoch);
-    if (!chain && envelope.epoch < chains.highest(session)) {
+    if (!chain && envelope.epoch <= chains.highest(session)) {
       // Frames of one session arrive in order: a message of an epoch already replaced (and
-      // forgotten) is one that was delivered before, sent again.
+      // forgotten) is one that was delivered before, sent again. So is one of the sender's
+      // latest epoch whose chain was dropped when it left: after a leave, its next message
+      // comes with a new epoch's key package first.
       throw new E2EError(
         "replay",
         `A replayed message from ${from} was dropped (epoch ${envelope.epoch} has ended)`,
@@ -1742,10 +1744,13 @@ export class E2ESession {
 
   /** A copy of every key this session holds right now: what a memory snapshot would give a thief. */
   keySnapshot(): KeySnapshot {
+    // One clock reading, pruned first: a key past its grace is gone, not listed then missing.
+    const now = this.#now();
+    this.#agreement.prune(now);
     const agreementKeys = this.#agreement.held();
     const agreementPublic = new Map<number, Uint8Array>();
     for (const seq of agreementKeys.keys()) {
-      agreementPublic.set(seq, this.#agreement.keyFor(seq, this.#now())!.publicKey.slice());
+      agreementPublic.set(seq, this.#agreement.keyFor(seq, now)!.publicKey.slice());
     }
     const received = new Map<string, Map<string, ReceivingChain[]>>();
     for (const [scope, chains] of this.#received) {

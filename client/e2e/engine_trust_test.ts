@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../../tests/support/assert.ts";
 import { type Party, World } from "../../tests/support/e2e_world.ts";
 import { randomBytes } from "../../crypto/bytes.ts";
 import { signDeviceLink, VOUCH_SECRET_BYTES } from "./device_link.ts";
+import type { Inbound } from "./inbound.ts";
 
 async function lobbyOf(world: World, ...names: string[]): Promise<Party[]> {
   const parties: Party[] = [];
@@ -288,4 +289,34 @@ Deno.test("a device vouched for by an accepted device is accepted without a prom
     secret,
   );
   assertEquals(forgedOwn.events.map((e) => e.type === "error" && e.code), ["bad_link"]);
+});
+
+Deno.test("attack 4, with the rejoined sender's new key package held back: the replayed message is still a replay", async () => {
+  const world = await World.create();
+  const [bob, carol] = await lobbyOf(world, "bob", "carol");
+  assert(await world.say(carol!, "lobby", "once"));
+  await world.settle();
+  const recorded = world.delivered.filter((d) =>
+    d.to === bob!.session && (d.frame.type === "keys" || d.frame.type === "msg") &&
+    "session" in d.frame && d.frame.session === carol!.session
+  ).map((d) => d.frame);
+  world.leave(carol!, "lobby");
+  await world.settle();
+  const held: Inbound[] = [];
+  world.intercept = (frame, to) => {
+    if (to !== bob || frame.type !== "keys" || frame.session !== carol!.session) return undefined;
+    held.push(frame);
+    return [];
+  };
+  world.join(carol!, "lobby");
+  await world.settle();
+  assertEquals(held.length, 1);
+  world.intercept = undefined;
+  for (const frame of recorded) world.inject(bob!, frame);
+  await world.settle();
+  assertEquals(world.eventsOf(bob!, "error").map((e) => e.code), ["replay", "replay"]);
+  for (const frame of held) world.inject(bob!, frame);
+  assert(await world.say(carol!, "lobby", "after rejoining"));
+  await world.settle();
+  assertEquals(world.eventsOf(bob!, "message").map((m) => m.text), ["once", "after rejoining"]);
 });

@@ -51,17 +51,47 @@ export class ChatPeer {
     } = {},
   ): Promise<ChatPeer> {
     const identityPath = await fx.identityFile(await fx.issue(name));
-    const identity = await loadIdentity(identityPath);
-    const configDir = await Deno.makeTempDir({ prefix: `openchat-peer-${name}-` });
-    const trustStore = await TrustStore.open(configDir, identity.caFingerprint);
-    const client = new ChatClient({
-      endpoint: parseEndpoint(`127.0.0.1:${fx.port}`),
-      identity,
-      trustStore,
+    return await ChatPeer.start(`127.0.0.1:${fx.port}`, identityPath, {
       rooms,
       reconnect: options.reconnect ?? false,
       outboxTimeoutMs: options.outboxTimeoutMs,
-      ...(options.clock ? { identityPath, clock: options.clock } : {}),
+      ...(options.clock ? { renew: true, clock: options.clock } : {}),
+    });
+  }
+
+  /**
+   * Connects with the identity file `identityPath` to the server (or relay) at `address`, with a
+   * trust store of its own (in `configDir`, or a new temporary directory).
+   */
+  static async start(
+    address: string,
+    identityPath: string,
+    options: {
+      rooms?: string[];
+      reconnect?: boolean;
+      outboxTimeoutMs?: number;
+      configDir?: string;
+      /** Renew by itself, writing `identityPath`, deciding by `clock`. */
+      renew?: boolean;
+      clock?: () => Date;
+      /** The end-to-end engine's clock (see `ChatClientOptions.e2eClock`). */
+      e2eClock?: () => number;
+    } = {},
+  ): Promise<ChatPeer> {
+    const identity = await loadIdentity(identityPath);
+    const configDir = options.configDir ??
+      await Deno.makeTempDir({ prefix: `openchat-peer-${identity.user}-` });
+    const trustStore = await TrustStore.open(configDir, identity.caFingerprint);
+    const client = new ChatClient({
+      endpoint: parseEndpoint(address),
+      identity,
+      trustStore,
+      rooms: options.rooms ?? ["lobby"],
+      reconnect: options.reconnect ?? false,
+      outboxTimeoutMs: options.outboxTimeoutMs,
+      ...(options.renew ? { identityPath } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.e2eClock ? { e2eClock: options.e2eClock } : {}),
     });
     const peer = new ChatPeer(client, configDir);
     await client.start();

@@ -135,6 +135,34 @@ export class JoinProcess {
   }
 
   /**
+   * The first event at position `index` of `events` or later that matches, taken or not,
+   * waiting up to `timeoutMs`: for "what happened after this step" (`next` may hand out an
+   * older match that nobody took).
+   */
+  async since<T extends ClientEvent["type"]>(
+    index: number,
+    type: T,
+    where: (event: Extract<ClientEvent, { type: T }>) => boolean = () => true,
+    timeoutMs = EVENT_WAIT_MS,
+  ): Promise<Extract<ClientEvent, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.slice(index).find((event) =>
+        event.type === type && where(event as Extract<ClientEvent, { type: T }>)
+      );
+      if (found) return found as Extract<ClientEvent, { type: T }>;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `No ${type} event after #${index} within ${timeoutMs} ms. Events: ${
+            JSON.stringify(this.events.slice(index)).slice(-1500)
+          }\nstderr: ${this.#stderr.slice(-500)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /**
    * Waits until the latest `members` event of `room` lists exactly `members` (an older event
    * with the same list does not count: membership is about now).
    */

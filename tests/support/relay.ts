@@ -2,7 +2,9 @@
  * A test relay between clients and the server: it terminates TLS with a certificate from the
  * same CA, opens its own TLS connection to the real server, and passes frames along, recording
  * every one. Tests use it to see exactly what the server relays (ciphertext only, we expect),
- * and to play an attacker on the wire: replaying or rewriting frames on their way to a client.
+ * and to play an attacker on the wire: replaying, rewriting, dropping or holding frames in
+ * either direction (`intercept`), and sending frames of its own (`inject`, `injectToServer`).
+ * `malicious_relay.ts` builds the attacker that also holds the CA key on top of it.
  *
  * It does not break the in-band proofs: it forwards the server's proof and the client's
  * unchanged (a relay like this is why openchat encrypts end to end; see docs/SECURITY.md).
@@ -26,18 +28,32 @@ export interface CapturedFrame {
 /** Decides what a frame on its way to a client becomes: kept, replaced, or dropped (null). */
 export type Rewrite = (frame: CapturedFrame) => Record<string, unknown> | null | undefined;
 
+/**
+ * Decides what a frame, in either direction, becomes: undefined passes it on unchanged; a list
+ * is sent instead, in order (empty: dropped).
+ */
+export type Intercept = (frame: CapturedFrame) => Record<string, unknown>[] | undefined;
+
 interface Pipe {
-  toClient: Deno.TlsConn;
   index: number;
+  /** Writes to the client, one frame after the other (forwarded and injected never interleave). */
+  toClient: (bytes: Uint8Array) => Promise<void>;
+  toServer: (bytes: Uint8Array) => Promise<void>;
 }
 
 /** A running relay. */
 export class Relay {
+  /** Every frame either side sent, in the order the relay read them (before any intercept). */
   readonly frames: CapturedFrame[] = [];
+  /** Frames the relay sent on its own (`inject`, `injectToServer`). */
+  readonly injected: CapturedFrame[] = [];
   readonly #listener: Deno.TlsListener;
   readonly #pipes: Pipe[] = [];
   readonly #conns = new Set<Deno.Conn>();
+  /** Rewrites frames on their way to clients (after `intercept`, which sees them first). */
   rewrite: Rewrite | undefined;
+  /** Sees every frame in both directions first; see {@linkcode Intercept}. */
+  intercept: Intercept | undefined;
   #closed = false;
 
   private constructor(
@@ -75,11 +91,27 @@ export class Relay {
     );
   }
 
-  /** Sends a frame to client connection `index`, as if the server had sent it again. */
+  /** Sends a frame to client connection `index`, as if the server had sent it. */
   async inject(index: number, message: Record<string, unknown>): Promise<void> {
+    await this.#send(index, "to_client", message);
+  }
+
+  /** Sends a frame to the server on connection `index`, as if its client had sent it. */
+  async injectToServer(index: number, message: Record<string, unknown>): Promise<void> {
+    await this.#send(index, "to_server", message);
+  }
+
+  async #send(
+    index: number,
+    direction: CapturedFrame["direction"],
+    message: Record<string, unknown>,
+  ): Promise<void> {
     const pipe = this.#pipes.find((p) => p.index === index);
     if (!pipe) throw new Error(`No connection ${index}`);
-    await writeAll(pipe.toClient, encodeFrame(message));
+    const text = JSON.stringify(message);
+    this.injected.push({ connection: index, direction, text, message });
+    const bytes = encodeFrame(message);
+    await (direction === "to_client" ? pipe.toClient(bytes) : pipe.toServer(bytes));
   }
 
   /** Stops listening and closes every connection. */
@@ -127,7 +159,8 @@ export class Relay {
     }
     this.#conns.add(client);
     this.#conns.add(server);
-    this.#pipes.push({ toClient: client, index });
+    const pipe: Pipe = { index, toClient: serialWriter(client), toServer: serialWriter(server) };
+    this.#pipes.push(pipe);
     const close = () => {
       for (const conn of [client, server]) {
         try {
@@ -138,14 +171,14 @@ export class Relay {
       }
     };
     await Promise.all([
-      this.#forward(client, server, index, "to_server").finally(close),
-      this.#forward(server, client, index, "to_client").finally(close),
+      this.#forward(client, pipe.toServer, index, "to_server").finally(close),
+      this.#forward(server, pipe.toClient, index, "to_client").finally(close),
     ]);
   }
 
   async #forward(
     from: Deno.Conn,
-    to: Deno.Conn,
+    write: (bytes: Uint8Array) => Promise<void>,
     index: number,
     direction: CapturedFrame["direction"],
   ): Promise<void> {
@@ -165,11 +198,13 @@ export class Relay {
             message: JSON.parse(text),
           };
           this.frames.push(frame);
-          const replaced = direction === "to_client" && this.rewrite
-            ? this.rewrite(frame)
-            : undefined;
-          if (replaced === null) continue;
-          await writeAll(to, replaced ? encodeFrame(replaced) : encodeFrame(frame.message));
+          for (const message of this.intercept?.(frame) ?? [frame.message]) {
+            const replaced = direction === "to_client" && this.rewrite
+              ? this.rewrite({ ...frame, message })
+              : undefined;
+            if (replaced === null) continue;
+            await write(encodeFrame(replaced ?? message));
+          }
         }
       }
     } catch {
@@ -181,4 +216,14 @@ export class Relay {
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** Writes to `conn` one whole frame at a time, in call order. */
+function serialWriter(conn: Deno.Conn): (bytes: Uint8Array) => Promise<void> {
+  let tail = Promise.resolve();
+  return (bytes) => {
+    const done = tail.then(() => writeAll(conn, bytes));
+    tail = done.catch(() => {});
+    return done;
+  };
 }

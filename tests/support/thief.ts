@@ -56,8 +56,17 @@ export class Thief {
   }
 
   /** Tries to read the victim's own messages of `room` with its stolen sending chain. */
-  async readOwn(room: string, payloads: string[]): Promise<string[]> {
-    const chain = this.snapshot.sending.get(room);
+  readOwn(room: string, payloads: string[]): Promise<string[]> {
+    return this.#readOwn(room, { kind: "room", room }, payloads);
+  }
+
+  /** Tries to read the victim's own direct messages to `session` with its stolen chain. */
+  readOwnDirect(session: string, payloads: string[]): Promise<string[]> {
+    return this.#readOwn(`@${session}`, { kind: "direct", recipient: session }, payloads);
+  }
+
+  async #readOwn(key: string, scope: MessageScope, payloads: string[]): Promise<string[]> {
+    const chain = this.snapshot.sending.get(key);
     const opened: string[] = [];
     if (!chain) return opened;
     for (const payload of payloads) {
@@ -65,7 +74,7 @@ export class Thief {
         const envelope = parseMessage(payload, "victim");
         if (envelope.epoch !== chain.epoch) continue;
         const { key } = await chain.take(envelope.n);
-        opened.push((await openMessage(envelope, key, { kind: "room", room }, "victim")).text);
+        opened.push((await openMessage(envelope, key, scope, "victim")).text);
       } catch {
         // Could not.
       }
