@@ -39,6 +39,10 @@ export type ClientEvent =
     trust: TrustLevel;
     action?: true;
     late?: true;
+    /** The room log's sequence number, when the server gave one. */
+    seq?: number;
+    /** Caught up from the server's store after being offline, not live. */
+    history?: true;
   }
   /** A direct message to us, or a copy of one our own other device sent (`from` is us then). */
   | {
@@ -54,11 +58,24 @@ export type ClientEvent =
     late?: true;
     /** A copy of what our own other device (`device`) sent to `to`. */
     copy?: true;
+    /** The inbox sequence number, when it waited in this device's inbox. */
+    seq?: number;
+    /** Caught up from the server's store after being offline, not live. */
+    history?: true;
   }
   | { type: "join"; room: string; user: string }
   | { type: "leave"; room: string; user: string; reason?: string }
   /** A message of ours was accepted and will be sent when keys are in place. */
-  | { type: "queued"; id: string; room?: string; to?: string; text: string; action?: true }
+  | {
+    type: "queued";
+    id: string;
+    room?: string;
+    to?: string;
+    text: string;
+    action?: true;
+    /** The time the message carries (its sender's clock, as recipients see it). */
+    ts?: string;
+  }
   | { type: "delivered"; id: string; recipients: number }
   | { type: "undelivered"; id: string; reason: string }
   | { type: "error"; code: string; message: string }
