@@ -26,7 +26,9 @@ import { E2EError } from "./e2e/errors.ts";
 import type { Inbound } from "./e2e/inbound.ts";
 import { MAX_TEXT_BYTES, type Plaintext, textFits } from "./e2e/payloads.ts";
 import type { ClientEvent } from "./events.ts";
+import { HistoryRecorder } from "./history_recorder.ts";
 import type { Identity } from "./identity.ts";
+import type { LocalStore } from "./local_store.ts";
 import { Outbox, OUTBOX_TIMEOUT_MS, type Outgoing } from "./outbox.ts";
 import { RENEW_RETRY_MS, renewalDue, renewIdentity } from "./renewal.ts";
 import type { TrustStore } from "./trust_store.ts";
@@ -87,6 +89,11 @@ export interface ChatClientOptions {
    * invites, and recognises the device that invited it. Without, it does neither.
    */
   vouches?: VouchStore;
+  /**
+   * The local history (`local_store.ts`): every `message` and `dm` event, and each of our own
+   * messages once delivered, is kept there. Without, nothing is kept.
+   */
+  localStore?: LocalStore;
 }
 
 /** Everything that belongs to one connection and dies with it. */
@@ -108,6 +115,8 @@ export class ChatClient {
   /** Rooms wanted, in join order. */
   readonly #rooms = new Set<string>();
   readonly #outbox: Outbox;
+  /** Writes what we show into the local history, if there is one. */
+  readonly #history: HistoryRecorder | undefined;
   /** This device's identity; renewal replaces it with a new certificate for the same key. */
   #identity: Identity;
   #keyDigest: Uint8Array | undefined;
@@ -133,6 +142,17 @@ export class ChatClient {
     this.#outbox = new Outbox(options.outboxTimeoutMs ?? OUTBOX_TIMEOUT_MS);
     for (const room of options.rooms) this.#rooms.add(room);
     this.finished = new Promise((resolve) => this.#finish = resolve);
+    this.#history = options.localStore &&
+      new HistoryRecorder(
+        options.localStore,
+        options.identity,
+        (message) => this.#emit({ type: "error", code: "history", message }),
+      );
+  }
+
+  /** The local history, when the client keeps one. */
+  get localStore(): LocalStore | undefined {
+    return this.#options.localStore;
   }
 
   /** This client's user name. */
@@ -706,6 +726,7 @@ export class ChatClient {
       ...(entry.kind === "room" ? { room: entry.room } : { to: entry.to }),
       text: entry.plain.text,
       ...(entry.plain.action ? { action: true as const } : {}),
+      ts: new Date(entry.plain.ts).toISOString(),
     });
     void this.#serial(() => this.#connection && this.#flush(this.#connection));
     return entry.id;
@@ -897,6 +918,7 @@ export class ChatClient {
   }
 
   #emit(event: ClientEvent): void {
+    this.#history?.observe(event);
     if (event.type === "delivered") this.#checkIdle();
     if (this.#early && this.#early.length < MAX_EARLY_EVENTS) this.#early.push(event);
     if (event.type === "status") this.#status = event;
