@@ -192,6 +192,8 @@ export class LocalStore {
   /** Conversation to its `conv` column, and back (direct ones are blinded on disk). */
   readonly #convIds = new Map<Conversation, string>();
   readonly #convNames = new Map<string, Conversation>();
+  /** Unread messages per `conv` column, kept as they change (counting on each ask is slow). */
+  readonly #unread = new Map<string, number>();
   /** Cursor values as set (the disk write may still be queued). */
   readonly #cursors = new Map<string, number>();
   readonly #listeners = new Set<(message: StoredMessage) => void>();
@@ -282,6 +284,7 @@ export class LocalStore {
       const store = new LocalStore(path, db, keys, identity.user, max);
       await store.#loadConversations();
       store.#loadCursors();
+      store.#countUnread();
       return store;
     } catch (error) {
       db?.close();
@@ -344,7 +347,7 @@ export class LocalStore {
       if (dropped && seq <= dropped.dropped_seq) return false;
     }
     const body = await this.#keys.sealJson(event, "message", `${conv}\0${dedupe}`);
-    const id = this.#transaction(() => {
+    const id = this.#transactionFor(conv, () => {
       const changes = this.#run(
         "INSERT OR IGNORE INTO messages (conv, seq, dedupe, body) VALUES (?, ?, ?, ?)",
         conv,
@@ -354,6 +357,7 @@ export class LocalStore {
       );
       if (changes === 0) return undefined;
       const id = this.#get<{ id: number }>("SELECT last_insert_rowid() AS id")!.id;
+      this.#unread.set(conv, (this.#unread.get(conv) ?? 0) + 1);
       this.#trim(conv);
       if (event.from === this.user) {
         this.#run(
@@ -361,6 +365,7 @@ export class LocalStore {
           id,
           conv,
         );
+        this.#unread.set(conv, 0);
       }
       return id;
     });
@@ -389,6 +394,13 @@ export class LocalStore {
       conv,
       excess,
     )!;
+    const unreadDropped = this.#get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM messages WHERE conv = ? AND id <= ? AND id > (SELECT read_upto FROM conversations WHERE conv = ?)",
+      conv,
+      last.id,
+      conv,
+    )!.n;
+    this.#unread.set(conv, Math.max(0, (this.#unread.get(conv) ?? 0) - unreadDropped));
     this.#run("DELETE FROM messages WHERE conv = ? AND id <= ?", conv, last.id);
     if (last.seq !== null) {
       this.#run(
@@ -495,11 +507,7 @@ export class LocalStore {
   unread(conversation: Conversation): number {
     this.#check();
     const conv = this.#convIds.get(conversation);
-    if (conv === undefined) return 0;
-    return this.#get<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM messages m JOIN conversations c ON c.conv = m.conv WHERE m.conv = ? AND m.id > c.read_upto",
-      conv,
-    )!.n;
+    return conv === undefined ? 0 : this.#unread.get(conv) ?? 0;
   }
 
   /** Marks `conversation` read up to the message `upto` (default: its newest). */
@@ -513,18 +521,16 @@ export class LocalStore {
       conv,
       conv,
     );
+    this.#countUnread(conv);
   }
 
   /** Every conversation with unread messages, and how many. */
   unreadCounts(): Map<Conversation, number> {
     this.#check();
-    const rows = this.#all<{ conv: string; n: number }>(
-      "SELECT m.conv AS conv, COUNT(*) AS n FROM messages m JOIN conversations c ON c.conv = m.conv WHERE m.id > c.read_upto GROUP BY m.conv",
-    );
     const counts = new Map<Conversation, number>();
-    for (const row of rows) {
-      const name = this.#convNames.get(row.conv);
-      if (name !== undefined) counts.set(name, row.n);
+    for (const [conv, count] of this.#unread) {
+      const name = this.#convNames.get(conv);
+      if (name !== undefined && count > 0) counts.set(name, count);
     }
     return counts;
   }
@@ -715,6 +721,16 @@ export class LocalStore {
     }
   }
 
+  /** Counts unread messages from the database: of `conv`, or of every conversation. */
+  #countUnread(conv?: string): void {
+    const rows = this.#all<{ conv: string; n: number }>(
+      "SELECT c.conv AS conv, (SELECT COUNT(*) FROM messages m WHERE m.conv = c.conv AND m.id > c.read_upto) AS n FROM conversations c WHERE ? IS NULL OR c.conv = ?",
+      conv ?? null,
+      conv ?? null,
+    );
+    for (const row of rows) this.#unread.set(row.conv, row.n);
+  }
+
   #loadCursors(): void {
     for (const row of this.#all<{ name: string; seq: number }>("SELECT name, seq FROM cursors")) {
       this.#cursors.set(row.name, row.seq);
@@ -767,6 +783,16 @@ export class LocalStore {
 
   #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
     return this.#statement(sql).all(...params) as T[];
+  }
+
+  /** A transaction that changes the messages of `conv` (its unread count is redone if it fails). */
+  #transactionFor<T>(conv: string, fn: () => T): T {
+    try {
+      return this.#transaction(fn);
+    } catch (error) {
+      this.#countUnread(conv);
+      throw error;
+    }
   }
 
   #transaction<T>(fn: () => T): T {
