@@ -39,7 +39,7 @@ export function joinCommand() {
     .option("--no-reconnect", "exit instead of reconnecting when the connection is lost")
     .option(
       "--no-history",
-      "keep no local history (history.db in the config directory: scrollback, search, unread)",
+      "keep no local history (history-ID.db in the config directory: scrollback, search, unread)",
     )
     .action(async (address, options) => {
       const target = await resolveClientTarget({
@@ -68,11 +68,13 @@ export function joinCommand() {
           throw new CliError((error as Error).message);
         });
       // The history is sealed with a key from this identity's private key (local_store.ts).
-      const localStore = options.history
-        ? await LocalStore.open(historyPath(target.configDir), identity).catch((error) => {
+      let localStore: LocalStore | undefined;
+      if (options.history) {
+        const path = await historyPath(target.configDir, identity);
+        localStore = await LocalStore.open(path, identity).catch((error) => {
           throw new CliError((error as Error).message);
-        })
-        : undefined;
+        });
+      }
       const client = new ChatClient({
         endpoint: target.endpoint,
         identity,

@@ -2,14 +2,14 @@ import { assertEquals, assertStringIncludes } from "../tests/support/assert.ts";
 import { exportPrivateKeyPem, generateIdentityKeyPair } from "../crypto/keys.ts";
 import type { ClientEvent } from "./events.ts";
 import { HistoryRecorder } from "./history_recorder.ts";
-import { directConversation, historyPath, LocalStore, roomConversation } from "./local_store.ts";
+import { directConversation, LocalStore, roomConversation } from "./local_store.ts";
 
 async function withRecorder(
   fn: (recorder: HistoryRecorder, store: LocalStore, errors: string[]) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "openchat-recorder-" });
   const { privateKey } = await generateIdentityKeyPair();
-  const store = await LocalStore.open(historyPath(dir), {
+  const store = await LocalStore.open(`${dir}/history.db`, {
     user: "alice",
     device: "laptop",
     privateKeyPem: await exportPrivateKeyPem(privateKey),

@@ -1,8 +1,9 @@
 /**
  * The client's local history: everything this device decrypted and showed (room messages and
  * direct messages, live or caught up), the catch-up cursors, and the end-to-end engine's secrets
- * (pre-key private keys), in a SQLite database in the config directory ({@linkcode HISTORY_FILE},
- * mode 0600, WAL). Scrollback, search and unread counts read from it.
+ * (pre-key private keys), in a SQLite database in the config directory (`history-ID.db`, ID from
+ * the identity's private key: {@linkcode historyPath}; mode 0600, WAL). Scrollback, search and
+ * unread counts read from it.
  *
  * ## Encrypted at rest
  *
@@ -52,10 +53,10 @@ import { decodeSinglePem } from "../crypto/pem.ts";
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from "../util/files.ts";
 import type { ClientEvent, TrustLevel } from "./events.ts";
 import type { Identity } from "./identity.ts";
-import { HistoryKeys, SealError } from "./local_store_crypto.ts";
+import { historyFileId, HistoryKeys, SealError } from "./local_store_crypto.ts";
 
-/** File name of the history inside the config directory. */
-export const HISTORY_FILE = "history.db";
+/** File names of histories in the config directory start with this (`history-ID.db`). */
+export const HISTORY_FILE_PREFIX = "history-";
 /** Most messages kept per conversation; past it the oldest are dropped. */
 export const MAX_MESSAGES_PER_CONVERSATION = 10_000;
 /** Most messages one search decrypts (newest first): about 0.4 s of work on a laptop. */
@@ -170,9 +171,20 @@ export interface LocalStoreOptions {
 /** The parts of an identity the store needs. */
 export type StoreIdentity = Pick<Identity, "user" | "device" | "privateKeyPem">;
 
-/** `history.db` in the config directory `dir`. */
-export function historyPath(dir: string): string {
-  return join(dir, HISTORY_FILE);
+/**
+ * The history of `identity` in the config directory `dir`: `history-ID.db`, ID derived from its
+ * private key (`local_store_crypto.ts`), so each identity has its own file.
+ */
+export async function historyPath(
+  dir: string,
+  identity: Pick<StoreIdentity, "privateKeyPem">,
+): Promise<string> {
+  const der = decodeSinglePem(identity.privateKeyPem, "PRIVATE KEY");
+  try {
+    return join(dir, `${HISTORY_FILE_PREFIX}${await historyFileId(der)}.db`);
+  } finally {
+    der.fill(0);
+  }
 }
 
 interface MessageRow {
@@ -273,8 +285,8 @@ export class LocalStore {
         if (!(error instanceof SealError)) throw error;
         throw new LocalStoreError(
           `${path} holds the history of another identity: it does not open with the key of ` +
-            `${identity.user}/${identity.device}. Use the identity that made it, or another ` +
-            `config directory (--config-dir) for this one; the file was left as it is`,
+            `${identity.user}/${identity.device}. It was left as it is: open it with the identity ` +
+            `that made it, or move it aside to start a new history`,
           "wrong_identity",
         );
       }

@@ -13,6 +13,11 @@
  *   - info `openchat history v1: index key` → the HMAC-SHA256 key of the blind indexes (the
  *     keys that find a duplicate message or a direct conversation without saying what they are).
  *
+ * The database's file name is `history-ID.db`, ID the hex of 8 bytes of HKDF-SHA256 of the same
+ * key material with an empty salt and info `openchat history v1: file name`: each identity finds its
+ * own file (a device enrolled again, or several identities in one config directory, never meet
+ * another's history), and the name says nothing about whose it is without the private key.
+ *
  * ## Sealing
  *
  * A sealed value is `nonce (12 random bytes) || AES-256-GCM ciphertext || tag (16 bytes)`. Its
@@ -33,6 +38,8 @@ export const SALT_BYTES = 32;
 export const CONTENT_KEY_INFO = "openchat history v1: content key";
 /** HKDF info of the HMAC-SHA256 key of the blind indexes. */
 export const INDEX_KEY_INFO = "openchat history v1: index key";
+/** HKDF info of the database's file name. */
+export const FILE_NAME_INFO = "openchat history v1: file name";
 /** Prefix of every value's additional data. */
 export const AAD_PREFIX = "openchat-history/v1";
 /** Bytes of an AES-GCM nonce (random per value). */
@@ -41,6 +48,12 @@ export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
 /** JSON values are padded to a multiple of this many bytes before sealing. */
 export const PAD_BLOCK = 32;
+
+/** The ID in the file name of the history of the private key `privateKeyDer` (16 hex digits). */
+export async function historyFileId(privateKeyDer: Uint8Array): Promise<string> {
+  const bytes = await hkdfSha256(privateKeyDer, new Uint8Array(0), utf8(FILE_NAME_INFO), 8);
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 /** A sealed value did not open: wrong key, or the value was changed or moved. */
 export class SealError extends Error {

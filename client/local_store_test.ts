@@ -18,6 +18,11 @@ import {
   type StoreIdentity,
 } from "./local_store.ts";
 
+/** Where these tests keep a store (`openchat join` names it by identity). */
+function storePath(dir: string): string {
+  return `${dir}/history.db`;
+}
+
 async function identity(user = "alice", device = "laptop"): Promise<StoreIdentity> {
   const { privateKey } = await generateIdentityKeyPair();
   return { user, device, privateKeyPem: await exportPrivateKeyPem(privateKey) };
@@ -44,7 +49,7 @@ async function withStore(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "openchat-history-" });
   const me = await identity();
-  const store = await LocalStore.open(historyPath(dir), me, options);
+  const store = await LocalStore.open(storePath(dir), me, options);
   try {
     await fn(store, dir, me);
   } finally {
@@ -112,7 +117,7 @@ Deno.test("local store: reopened with the same identity, everything is still the
   const dir = await Deno.makeTempDir({ prefix: "openchat-history-" });
   try {
     const me = await identity();
-    const path = historyPath(dir);
+    const path = storePath(dir);
     let store = await LocalStore.open(path, me);
     await store.add(roomMessage("kept"));
     await store.setLastSeq("lobby", 41);
@@ -195,23 +200,23 @@ Deno.test("local store: another identity cannot open it, and it is left untouche
   await withStore(async (store, dir) => {
     await store.add(roomMessage("mine"));
     await store.close();
-    const before = await Deno.readFile(historyPath(dir));
+    const before = await Deno.readFile(storePath(dir));
     const other = await identity("mallory", "desk");
     const wrong = await assertRejects(
-      () => LocalStore.open(historyPath(dir), other),
+      () => LocalStore.open(storePath(dir), other),
       LocalStoreError,
     );
     assertEquals(wrong.code, "wrong_identity");
     assertStringIncludes(wrong.message, "another identity");
     assertStringIncludes(wrong.message, "mallory/desk");
-    assertEquals(await Deno.readFile(historyPath(dir)), before);
+    assertEquals(await Deno.readFile(storePath(dir)), before);
   });
 });
 
 Deno.test("local store: a SQLite file that is not a history is refused untouched", async () => {
   const dir = await Deno.makeTempDir({ prefix: "openchat-history-" });
   try {
-    const path = historyPath(dir);
+    const path = storePath(dir);
     const { DatabaseSync } = await import("node:sqlite");
     const db = new DatabaseSync(path);
     db.exec("CREATE TABLE other (x)");
@@ -234,12 +239,12 @@ Deno.test("local store: a value moved to another row does not open", async () =>
     await store.add(roomMessage("two"));
     await store.close();
     const { DatabaseSync } = await import("node:sqlite");
-    const db = new DatabaseSync(historyPath(dir));
+    const db = new DatabaseSync(storePath(dir));
     db.exec(
       "UPDATE messages SET body = (SELECT body FROM messages ORDER BY id LIMIT 1) WHERE id = (SELECT MAX(id) FROM messages)",
     );
     db.close();
-    const reopened = await LocalStore.open(historyPath(dir), me);
+    const reopened = await LocalStore.open(storePath(dir), me);
     try {
       const error = await assertRejects(
         () => reopened.page(roomConversation("lobby"), { limit: 5 }),
@@ -414,7 +419,7 @@ Deno.test("local store: cursors are written after the messages added before them
     await store.setInboxCursor(3);
     await assertRejects(() => store.setLastSeq("lobby", -1), RangeError);
     await store.close();
-    const again = await LocalStore.open(historyPath(dir), me);
+    const again = await LocalStore.open(storePath(dir), me);
     try {
       assertEquals(again.lastSeq("lobby"), 5);
       assertEquals(again.inboxCursor(), 3);
@@ -456,4 +461,15 @@ Deno.test("local store: listeners hear each new message once; closed stores refu
     const error = await assertRejects(() => store.add(roomMessage("z")), LocalStoreError);
     assertEquals(error.code, "closed");
   });
+});
+
+Deno.test("local store: each identity's file is named from its private key, saying nothing else", async () => {
+  const alice = await identity("alice", "laptop");
+  const again = await historyPath("/config", alice);
+  assertEquals(await historyPath("/config", alice), again, "stable");
+  assert(/^\/config\/history-[0-9a-f]{16}\.db$/.test(again), again);
+  const other = await historyPath("/config", await identity("alice", "laptop"));
+  assert(other !== again, "another key, another file");
+  const der = alice.privateKeyPem.replace(/-----[A-Z ]+-----|\s/g, "");
+  assert(!again.includes(der.slice(0, 8)));
 });

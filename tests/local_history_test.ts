@@ -1,7 +1,7 @@
 /**
  * The local history with a real server: a ChatClient with a LocalStore keeps what it shows and
- * its own delivered messages; `openchat join` opens `history.db` in its config directory, refuses
- * another identity's clearly, and keeps none with `--no-history`.
+ * its own delivered messages; `openchat join` keeps each identity's history in its own file of the
+ * config directory, which no other identity opens, and keeps none with `--no-history`.
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
@@ -14,8 +14,10 @@ import type { ClientEvent } from "../client/events.ts";
 import { loadIdentity } from "../client/identity.ts";
 import {
   directConversation,
+  HISTORY_FILE_PREFIX,
   historyPath,
   LocalStore,
+  LocalStoreError,
   roomConversation,
   type StoredMessage,
 } from "../client/local_store.ts";
@@ -51,7 +53,7 @@ Deno.test("a client with a local store keeps messages, dms and its own delivered
     const bob = await ChatPeer.join(fx, "bob");
     peers.push(bob);
     const identity = await loadIdentity(await fx.identityFile(await fx.issue("alice")));
-    store = await LocalStore.open(historyPath(dir), identity);
+    store = await LocalStore.open(await historyPath(dir, identity), identity);
     alice = new ChatClient({
       endpoint: parseEndpoint(`127.0.0.1:${fx.port}`),
       identity,
@@ -118,7 +120,18 @@ Deno.test("a client with a local store keeps messages, dms and its own delivered
   }
 });
 
-Deno.test("openchat join: history.db in the config directory, only for its own identity", async () => {
+/** The history files in `dir`. */
+async function historyFiles(dir: string): Promise<string[]> {
+  const names = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(HISTORY_FILE_PREFIX) && entry.name.endsWith(".db")) {
+      names.push(entry.name);
+    }
+  }
+  return names.sort();
+}
+
+Deno.test("openchat join: each identity's history in its own file, which no other opens", async () => {
   const fx = await startServer();
   const dir = await Deno.makeTempDir({ prefix: "openchat-local-history-" });
   const address = `127.0.0.1:${fx.port}`;
@@ -128,26 +141,33 @@ Deno.test("openchat join: history.db in the config directory, only for its own i
     const alice = JoinProcess.start(address, aliceFile, config);
     await alice.next("ready");
     assertEquals((await alice.close()).code, 0);
-    assertEquals((await Deno.stat(historyPath(config))).mode! & 0o777, 0o600);
+    const alicePath = await historyPath(config, await loadIdentity(aliceFile));
+    assertEquals((await Deno.stat(alicePath)).mode! & 0o777, 0o600);
 
-    // Another identity in the same directory: a clear refusal, and the file left alone.
-    const before = await Deno.readFile(historyPath(config));
+    // Another identity in the same directory (or this device enrolled again, with a new key):
+    // its own history; alice's is left alone and does not open with its key.
+    const before = await Deno.readFile(alicePath);
     const carolFile = await fx.identityFile(await fx.issue("carol"));
     const carol = JoinProcess.start(address, carolFile, config);
-    const status = await carol.exited();
-    assertEquals(status.code, 1);
-    assertStringIncludes(carol.stderr, "holds the history of another identity");
-    assertStringIncludes(carol.stderr, "carol/main");
-    assertEquals(await Deno.readFile(historyPath(config)), before);
+    await carol.next("ready");
+    assertEquals((await carol.close()).code, 0);
+    assertEquals((await historyFiles(config)).length, 2);
+    assertEquals(await Deno.readFile(alicePath), before);
+    const wrong = await LocalStore.open(alicePath, await loadIdentity(carolFile)).then(
+      () => undefined,
+      (error) => error,
+    );
+    assert(wrong instanceof LocalStoreError, String(wrong));
+    assertEquals(wrong.code, "wrong_identity");
+    assertStringIncludes(wrong.message, "holds the history of another identity");
+    assertStringIncludes(wrong.message, "carol/main");
 
     // --no-history keeps none.
     const bare = `${dir}/bare`;
     const quiet = JoinProcess.start(address, carolFile, bare, ["--no-history"]);
     await quiet.next("ready");
     assertEquals((await quiet.close()).code, 0);
-    const names = [];
-    for await (const entry of Deno.readDir(bare)) names.push(entry.name);
-    assert(!names.some((name) => name.startsWith("history")), names.join(","));
+    assertEquals(await historyFiles(bare), []);
   } finally {
     await fx.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

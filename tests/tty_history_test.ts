@@ -295,7 +295,7 @@ Deno.test("local history in tmux: PgUp/PgDn scrollback, /search, Ctrl-R, unread 
     await t.step("the history database holds none of it in clear", async () => {
       const parts: Uint8Array[] = [];
       for await (const entry of Deno.readDir(configDir)) {
-        if (entry.name.startsWith("history.db")) {
+        if (entry.name.startsWith("history-")) {
           parts.push(await Deno.readFile(`${configDir}/${entry.name}`));
           assertEquals((await Deno.stat(`${configDir}/${entry.name}`)).mode! & 0o777, 0o600);
         }
