@@ -99,10 +99,14 @@ export function joinCommand() {
         }
         throw error;
       }
-      const code = terminal
-        ? await runTerminal(client, { room: options.room })
-        : await runPipe(client, { json: options.json, room: options.room });
-      await localStore?.close();
+      let code: number;
+      try {
+        code = terminal
+          ? await runTerminal(client, { room: options.room })
+          : await runPipe(client, { json: options.json, room: options.room });
+      } finally {
+        await localStore?.close();
+      }
       // The last status event already said why; exit quietly with its code.
       if (code !== 0) throw new CliError("", code);
     });

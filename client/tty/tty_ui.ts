@@ -540,7 +540,7 @@ class ChatScreen {
         // Not every platform has every signal.
       }
     }
-    const resize = () => this.#view ? this.#drawView() : this.#drawInput();
+    const resize = () => this.#view ? this.#drawView() : this.#refresh();
     try {
       Deno.addSignalListener("SIGWINCH", resize);
       this.#cleanups.push(() => Deno.removeSignalListener("SIGWINCH", resize));
@@ -641,12 +641,18 @@ class ChatScreen {
     };
   }
 
-  /** Conversations other than the current room with unread messages, rooms first. */
+  /**
+   * Conversations other than the current room with unread messages, rooms first (rooms we are
+   * still in: a room we left stops counting).
+   */
   #unread(): { name: string; count: number }[] {
     if (!this.#store) return [];
     const current = this.#room === undefined ? undefined : roomConversation(this.#room);
+    const rooms = new Set(this.#client.rooms.map(roomConversation));
     return [...this.#store.unreadCounts()]
-      .filter(([conversation]) => conversation !== current)
+      .filter(([conversation]) =>
+        conversation !== current && (conversation.startsWith("@") || rooms.has(conversation))
+      )
       .map(([conversation, count]) => ({
         name: conversation.startsWith("#") ? conversation.slice(1) : conversation,
         count,
@@ -665,6 +671,12 @@ class ChatScreen {
   #restore(): void {
     if (this.#restored) return;
     clearTimeout(this.#escapeTimer);
+    try {
+      // What arrived while scrolled back (the reason for quitting, say) is shown on the way out.
+      this.#toLive();
+    } catch {
+      // The terminal may be gone.
+    }
     const keep = this.#editor.text !== "";
     try {
       this.#screen.leaveAlternate();
