@@ -10,6 +10,7 @@ import { Command } from "@commander-js/extra-typings";
 import { ChatClient } from "../client/chat_client.ts";
 import { SetupError } from "../client/connection.ts";
 import { IdentityError, loadIdentity } from "../client/identity.ts";
+import { historyPath, LocalStore } from "../client/local_store.ts";
 import { runPipe } from "../client/pipe_ui.ts";
 import { VouchStore } from "../client/vouches.ts";
 import { TrustStore } from "../client/trust_store.ts";
@@ -36,6 +37,10 @@ export function joinCommand() {
     .option("--json", "one JSON object per event (when not on a terminal)", false)
     .option("--config-dir <dir>", CONFIG_DIR_HELP)
     .option("--no-reconnect", "exit instead of reconnecting when the connection is lost")
+    .option(
+      "--no-history",
+      "keep no local history (history-ID.db in the config directory: scrollback, search, unread)",
+    )
     .action(async (address, options) => {
       const target = await resolveClientTarget({
         address,
@@ -62,6 +67,14 @@ export function joinCommand() {
         .catch((error) => {
           throw new CliError((error as Error).message);
         });
+      // The history is sealed with a key from this identity's private key (local_store.ts).
+      let localStore: LocalStore | undefined;
+      if (options.history) {
+        const path = await historyPath(target.configDir, identity);
+        localStore = await LocalStore.open(path, identity).catch((error) => {
+          throw new CliError((error as Error).message);
+        });
+      }
       const client = new ChatClient({
         endpoint: target.endpoint,
         identity,
@@ -70,11 +83,13 @@ export function joinCommand() {
         vouches,
         rooms: [options.room],
         reconnect: options.reconnect,
+        localStore,
       });
       const terminal = !options.json && Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
       try {
         await client.start();
       } catch (error) {
+        await localStore?.close();
         if (error instanceof SetupError) {
           throw new CliError(
             `Cannot join ${target.address}: ${error.message}${
@@ -84,9 +99,14 @@ export function joinCommand() {
         }
         throw error;
       }
-      const code = terminal
-        ? await runTerminal(client, { room: options.room })
-        : await runPipe(client, { json: options.json, room: options.room });
+      let code: number;
+      try {
+        code = terminal
+          ? await runTerminal(client, { room: options.room })
+          : await runPipe(client, { json: options.json, room: options.room });
+      } finally {
+        await localStore?.close();
+      }
       // The last status event already said why; exit quietly with its code.
       if (code !== 0) throw new CliError("", code);
     });

@@ -24,10 +24,13 @@ import { type Endpoint, ServerLink, SetupError } from "./connection.ts";
 import { E2ESession, type Effects, type Outbound } from "./e2e/engine.ts";
 import { DevicePrekeys, MemorySecretStore, type SecretStore } from "./e2e/device_prekeys.ts";
 import { CatchUp, type Cursors, MemoryCursors } from "./catch_up.ts";
+import { storeCursors, storeSecrets } from "./store_adapters.ts";
 import { E2EError } from "./e2e/errors.ts";
 import { MAX_TEXT_BYTES, type Plaintext, textFits } from "./e2e/payloads.ts";
 import type { ClientEvent } from "./events.ts";
+import { HistoryRecorder } from "./history_recorder.ts";
 import type { Identity } from "./identity.ts";
+import type { LocalStore } from "./local_store.ts";
 import { Outbox, OUTBOX_TIMEOUT_MS, type Outgoing } from "./outbox.ts";
 import { RENEW_RETRY_MS, renewalDue, renewIdentity } from "./renewal.ts";
 import type { TrustStore } from "./trust_store.ts";
@@ -100,6 +103,11 @@ export interface ChatClientOptions {
   cursors?: Cursors;
   /** Where this device keeps its pre-keys (its local store, encrypted); memory by default. */
   secrets?: SecretStore;
+  /**
+   * The local history (`local_store.ts`): every `message` and `dm` event, and each of our own
+   * messages once delivered, is kept there. Without, nothing is kept.
+   */
+  localStore?: LocalStore;
 }
 
 /** Everything that belongs to one connection and dies with it. */
@@ -125,6 +133,8 @@ export class ChatClient {
   /** This device's pre-keys (they outlive connections). */
   #prekeys: DevicePrekeys | undefined;
   readonly #cursors: Cursors;
+  /** Writes what we show into the local history, if there is one. */
+  readonly #history: HistoryRecorder | undefined;
   /** This device's identity; renewal replaces it with a new certificate for the same key. */
   #identity: Identity;
   #keyDigest: Uint8Array | undefined;
@@ -148,9 +158,21 @@ export class ChatClient {
     this.#identity = options.identity;
     this.#certificates = new CertificateCache(options.identity.caCert, "client");
     this.#outbox = new Outbox(options.outboxTimeoutMs ?? OUTBOX_TIMEOUT_MS);
-    this.#cursors = options.cursors ?? new MemoryCursors();
+    const store = options.localStore;
+    this.#cursors = options.cursors ?? (store ? storeCursors(store) : new MemoryCursors());
     for (const room of options.rooms) this.#rooms.add(room);
     this.finished = new Promise((resolve) => this.#finish = resolve);
+    this.#history = options.localStore &&
+      new HistoryRecorder(
+        options.localStore,
+        options.identity,
+        (message) => this.#emit({ type: "error", code: "history", message }),
+      );
+  }
+
+  /** The local history, when the client keeps one. */
+  get localStore(): LocalStore | undefined {
+    return this.#options.localStore;
   }
 
   /** This client's user name. */
@@ -374,7 +396,10 @@ export class ChatClient {
     const identity = this.#identity;
     this.#keyDigest ??= await sha256(new Uint8Array(identity.cert.publicKey.rawData));
     const { link, welcome } = await ServerLink.open(endpoint, identity);
-    this.#prekeys ??= await DevicePrekeys.open(this.#options.secrets ?? new MemorySecretStore());
+    const store = this.#options.localStore;
+    this.#prekeys ??= await DevicePrekeys.open(
+      this.#options.secrets ?? (store ? storeSecrets(store) : new MemorySecretStore()),
+    );
     const engine = await E2ESession.create({
       local: {
         user: identity.user,
@@ -767,6 +792,7 @@ export class ChatClient {
       ...(entry.kind === "room" ? { room: entry.room } : { to: entry.to }),
       text: entry.plain.text,
       ...(entry.plain.action ? { action: true as const } : {}),
+      ts: new Date(entry.plain.ts).toISOString(),
     });
     void this.#serial(() => this.#connection && this.#flush(this.#connection));
     return entry.id;
@@ -963,6 +989,7 @@ export class ChatClient {
   }
 
   #emit(event: ClientEvent): void {
+    this.#history?.observe(event);
     if (event.type === "delivered") this.#checkIdle();
     if (this.#early && this.#early.length < MAX_EARLY_EVENTS) this.#early.push(event);
     if (event.type === "status") this.#status = event;

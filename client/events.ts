@@ -39,9 +39,9 @@ export type ClientEvent =
     trust: TrustLevel;
     action?: true;
     late?: true;
-    /** Its place in the room's log on the server. */
+    /** The room log's sequence number, when the server gave one. */
     seq?: number;
-    /** Set for a message read while catching up (the room's log, after being offline). */
+    /** Caught up from the server's store after being offline, not live. */
     history?: true;
   }
   /** A direct message to us, or a copy of one our own other device sent (`from` is us then). */
@@ -58,13 +58,24 @@ export type ClientEvent =
     late?: true;
     /** A copy of what our own other device (`device`) sent to `to`. */
     copy?: true;
-    /** Set for one read from this device's inbox (sent while it was offline). */
+    /** The inbox sequence number, when it waited in this device's inbox. */
+    seq?: number;
+    /** Caught up from the server's store after being offline, not live. */
     history?: true;
   }
   | { type: "join"; room: string; user: string }
   | { type: "leave"; room: string; user: string; reason?: string }
   /** A message of ours was accepted and will be sent when keys are in place. */
-  | { type: "queued"; id: string; room?: string; to?: string; text: string; action?: true }
+  | {
+    type: "queued";
+    id: string;
+    room?: string;
+    to?: string;
+    text: string;
+    action?: true;
+    /** The time the message carries (its sender's clock, as recipients see it). */
+    ts?: string;
+  }
   /**
    * The server accepted a message of ours: for a room, stored for every member device
    * (`recipients`), at `seq` in the room's log.

@@ -15,6 +15,29 @@ export function clock(iso: string | number | Date = new Date()): string {
   ).join(":");
 }
 
+/** Marks a message caught up from the server's store (`history: true`) rather than live. */
+export const HISTORY_MARK = "↶";
+
+/**
+ * The time of a message: `HH:MM:SS` on the day of `now`, `YYYY-MM-DD HH:MM` on another day (a
+ * message caught up or scrolled back to may be older than today).
+ */
+export function messageClock(iso: string | number | Date, now: Date = new Date()): string {
+  const date = new Date(iso);
+  const sameDay = date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() &&
+    date.getDate() === now.getDate();
+  if (sameDay) return clock(date);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${
+    pad(date.getHours())
+  }:${pad(date.getMinutes())}`;
+}
+
+/** The time prefix of a message line: `[HH:MM:SS] `, or `[date time] ↶ ` for history. */
+function messageTime(event: { ts: string; history?: true }): string {
+  return event.history ? `[${messageClock(event.ts)}] ${HISTORY_MARK} ` : `[${clock(event.ts)}] `;
+}
+
 /**
  * Replaces control characters (terminal escapes among them) so text from others can never
  * move the cursor, change colours or retitle the window.
@@ -51,13 +74,13 @@ export function formatEvent(event: ClientEvent): string | undefined {
       const mark = event.verified ? "" : UNVERIFIED_MARK;
       const text = sanitize(event.text);
       return event.action
-        ? `[${clock(event.ts)}] ${mark}#${event.room} * ${event.from} ${text}`
-        : `[${clock(event.ts)}] ${mark}#${event.room} <${event.from}> ${text}`;
+        ? `${messageTime(event)}${mark}#${event.room} * ${event.from} ${text}`
+        : `${messageTime(event)}${mark}#${event.room} <${event.from}> ${text}`;
     }
     case "dm": {
       const mark = event.verified ? "" : UNVERIFIED_MARK;
       const who = event.copy ? `-> *${event.to}* (from your ${event.device})` : `*${event.from}*`;
-      return `[${clock(event.ts)}] ${mark}${who} ${event.action ? "* " : ""}${
+      return `${messageTime(event)}${mark}${who} ${event.action ? "* " : ""}${
         sanitize(event.text)
       }`;
     }

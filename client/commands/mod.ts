@@ -5,6 +5,7 @@
  */
 
 import { deviceCommands } from "./devices.ts";
+import { historyCommands } from "./history.ts";
 import { messageCommands } from "./messages.ts";
 import { type Command, CommandRegistry } from "./registry.ts";
 import { roomCommands } from "./rooms.ts";
@@ -48,6 +49,7 @@ export const commands: CommandRegistry = new CommandRegistry([
   ...sessionCommands.slice(0, 1),
   ...roomCommands,
   ...messageCommands,
+  ...historyCommands,
   ...trustCommands,
   ...deviceCommands,
   ...sessionCommands.slice(1),

@@ -35,7 +35,7 @@ export const roomCommands: Command[] = [
   {
     name: "rooms",
     usage: "",
-    help: "list the server's rooms",
+    help: "list the server's rooms (on the chat screen, with how many messages you have not read)",
     run(context) {
       context.client.listRooms();
     },

@@ -808,7 +808,7 @@ export class E2ESession {
         undefined,
         out,
       );
-      this.#emitDirect(peer, plain, out, true);
+      this.#emitDirect(peer, plain, out, true, item.seq);
       return;
     }
     const prekeys = this.#options.prekeys;
@@ -921,6 +921,7 @@ export class E2ESession {
     plain: Plaintext & { late: boolean },
     out: Out,
     history: boolean,
+    seq?: number,
   ): void {
     const me = this.#options.local.user;
     if (peer.user !== me && plain.to !== me) {
@@ -941,6 +942,7 @@ export class E2ESession {
       ...(plain.action ? { action: true as const } : {}),
       ...(plain.late ? { late: true as const } : {}),
       ...(peer.user === me ? { copy: true as const } : {}),
+      ...(seq ? { seq } : {}),
       ...(history ? { history: true as const } : {}),
     });
   }

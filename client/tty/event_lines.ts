@@ -8,7 +8,14 @@
  */
 
 import type { ClientEvent } from "../events.ts";
-import { clock, formatEvent, sanitize, UNVERIFIED_MARK } from "../format.ts";
+import {
+  clock,
+  formatEvent,
+  HISTORY_MARK,
+  messageClock,
+  sanitize,
+  UNVERIFIED_MARK,
+} from "../format.ts";
 import type { Style } from "./style.ts";
 
 /** A message of ours that has been queued and not yet confirmed. */
@@ -28,6 +35,13 @@ export interface LineContext {
   readonly pending: ReadonlyMap<string, PendingMessage>;
   /** The time to stamp lines that carry none (default: now). */
   readonly now?: Date;
+  /**
+   * Show the date of messages from another day (scrollback, search, the unread replay). Messages
+   * marked `history` always show it.
+   */
+  readonly dated?: boolean;
+  /** Unread messages in a room of ours, for `/rooms` (none shown without). */
+  readonly unreadIn?: (room: string) => number;
 }
 
 /** Longest part of an undelivered message quoted back in the warning. */
@@ -66,6 +80,12 @@ function quote(text: string): string {
 export function renderEvent(event: ClientEvent, context: LineContext): string | undefined {
   const { style } = context;
   const stamp = (line: string) => `${style.dim(`[${clock(context.now)}]`)} ${line}`;
+  const time = (event: { ts: string; history?: true }) => {
+    const when = event.history || context.dated
+      ? messageClock(event.ts, context.now)
+      : clock(event.ts);
+    return `${style.dim(`[${when}]`)} ${event.history ? style.dim(HISTORY_MARK) + " " : ""}`;
+  };
   switch (event.type) {
     case "message": {
       const mark = event.verified ? "" : style.warning(UNVERIFIED_MARK.trimEnd()) + " ";
@@ -73,14 +93,18 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
       let text = sanitize(event.text);
       if (event.from !== context.me && mentions(event.text, context.me)) text = style.bold(text);
       const body = event.action ? `* ${name} ${text}` : `<${name}> ${text}`;
-      return `${style.dim(`[${clock(event.ts)}]`)} ${mark}${style.dim(`#${event.room}`)} ${body}`;
+      return `${time(event)}${mark}${style.dim(`#${event.room}`)} ${body}`;
     }
     case "dm": {
       const mark = event.verified ? "" : style.warning(UNVERIFIED_MARK.trimEnd()) + " ";
       const text = sanitize(event.text);
-      return `${style.dim(`[${clock(event.ts)}]`)} ${mark}*${style.user(event.from)}* ${
-        event.action ? "* " : ""
-      }${style.bold(text)}`;
+      // Ours (a copy from another device of ours, or one kept in the history): who it went to.
+      const who = event.copy
+        ? `-> *${style.user(event.to)}* (from your ${event.device})`
+        : event.from === context.me
+        ? `-> *${style.user(event.to)}*`
+        : `*${style.user(event.from)}*`;
+      return `${time(event)}${mark}${who} ${event.action ? "* " : ""}${style.bold(text)}`;
     }
     case "queued": {
       const text = sanitize(event.text);
@@ -140,7 +164,17 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
     case "leave":
     case "members":
       return stamp(style.dim(formatEvent(event)!));
-    case "rooms":
+    case "rooms": {
+      const unreadIn = context.unreadIn;
+      if (!unreadIn || event.rooms.length === 0) return stamp(formatEvent(event)!);
+      const rooms = event.rooms.map((room) => {
+        const unread = unreadIn(room.name);
+        return `${room.name} (${room.members}${
+          unread > 0 ? `, ${style.bold(`${unread} unread`)}` : ""
+        })`;
+      });
+      return stamp(`-- rooms: ${rooms.join(", ")}`);
+    }
     case "notice":
     case "device_invite":
     case "devices":

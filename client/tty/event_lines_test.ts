@@ -204,3 +204,56 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     assertEquals(stripAnsi(renderEvent(event, context(true))!), plain);
   }
 });
+
+Deno.test("history messages show ↶ and their date when it is not today", () => {
+  const old = new Date(2029, 11, 31, 23, 58, 0).toISOString();
+  assertEquals(
+    renderEvent(message("from before", { ts: old, history: true, seq: 4 }), context()),
+    "[2029-12-31 23:58] ↶ #lobby <bob> from before",
+  );
+  assertEquals(
+    renderEvent(message("from today", { history: true }), context()),
+    "[09:08:07] ↶ #lobby <bob> from today",
+  );
+  assertEquals(
+    renderEvent(dm("later", { ts: old, history: true }), context()),
+    "[2029-12-31 23:58] ↶ *bob* later",
+  );
+  // Scrollback and search show dates without the history mark.
+  assertEquals(
+    renderEvent(message("scrolled to", { ts: old }), { ...context(), dated: true }),
+    "[2029-12-31 23:58] #lobby <bob> scrolled to",
+  );
+  assertEquals(
+    renderEvent(message("live", { ts: old }), context()),
+    "[23:58:00] #lobby <bob> live",
+  );
+  const coloured = renderEvent(message("x", { history: true }), context(true))!;
+  assertStringIncludes(coloured, "\x1b[2m↶\x1b[22m");
+});
+
+Deno.test("our own direct messages read as sent to the other user", () => {
+  assertEquals(
+    renderEvent(dm("see you", { from: "alice", device: "laptop", to: "bob" }), context()),
+    "[09:08:07] -> *bob* see you",
+  );
+  assertEquals(
+    renderEvent(
+      dm("from my phone", { from: "alice", device: "phone", to: "bob", copy: true }),
+      context(),
+    ),
+    "[09:08:07] -> *bob* (from your phone) from my phone",
+  );
+});
+
+Deno.test("/rooms shows unread counts when the screen knows them", () => {
+  const event: ClientEvent = {
+    type: "rooms",
+    rooms: [{ name: "dev", members: 3 }, { name: "lobby", members: 2 }],
+  };
+  const unread = new Map([["dev", 4]]);
+  assertEquals(
+    renderEvent(event, { ...context(), unreadIn: (room) => unread.get(room) ?? 0 }),
+    "[03:04:05] -- rooms: dev (3, 4 unread), lobby (2)",
+  );
+});

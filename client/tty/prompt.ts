@@ -1,6 +1,7 @@
 /**
- * The prompt: the current room, its lock state and head count, and how many of our messages are
- * still on their way, e.g. `[lobby 🔒 3]> `. The lock state is worked out from a snapshot of the
+ * The prompt: the current room, its lock state and head count, how many of our messages are
+ * still on their way, and the other conversations with unread messages, e.g.
+ * `[lobby 🔒 3 ↑1 · dev 2 · @bob 1]> `. The lock state is worked out from a snapshot of the
  * client so it is testable without one.
  *
  * @module
@@ -38,7 +39,12 @@ export interface PromptSnapshot {
   readonly members: readonly MemberSnapshot[];
   /** Our messages queued and not yet confirmed. */
   readonly sending: number;
+  /** Other conversations with unread messages: `dev`, or `@bob` for a direct one. */
+  readonly unread?: readonly { readonly name: string; readonly count: number }[];
 }
+
+/** Conversations with unread messages the prompt names; the rest are summed up as `+N`. */
+export const MAX_PROMPT_UNREAD = 3;
 
 /** The lock state of `snapshot`. */
 export function lockState(snapshot: PromptSnapshot): LockState {
@@ -104,6 +110,12 @@ export function buildPrompt(snapshot: PromptSnapshot, style: Style): Prompt {
     add(` ${snapshot.members.length + 1}`);
   }
   if (snapshot.sending > 0) add(` ↑${snapshot.sending}`, style.yellow);
+  const unread = (snapshot.unread ?? []).filter((entry) => entry.count > 0);
+  for (const entry of unread.slice(0, MAX_PROMPT_UNREAD)) {
+    add(" · ");
+    add(`${entry.name} ${entry.count}`, style.bold);
+  }
+  if (unread.length > MAX_PROMPT_UNREAD) add(` · +${unread.length - MAX_PROMPT_UNREAD}`);
   add("]> ");
   const plain = parts.map((part) => part.plain).join("");
   return { text: parts.map((part) => part.painted).join(""), width: displayWidth(plain) };

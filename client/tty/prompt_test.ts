@@ -92,3 +92,32 @@ Deno.test("the coloured prompt has the same text and width", () => {
   assertEquals(coloured.width, 13);
   assertEquals(coloured.text.includes("\x1b["), true);
 });
+
+Deno.test("the prompt names other conversations with unread messages, a few at most", () => {
+  const style = createStyle(false);
+  assertEquals(
+    buildPrompt(snapshot({ unread: [{ name: "dev", count: 2 }] }), style).text,
+    "[lobby 🔒 3 · dev 2]> ",
+  );
+  assertEquals(
+    buildPrompt(
+      snapshot({
+        sending: 1,
+        unread: [
+          { name: "dev", count: 2 },
+          { name: "ops", count: 0 },
+          { name: "@bob", count: 1 },
+        ],
+      }),
+      style,
+    ).text,
+    "[lobby 🔒 3 ↑1 · dev 2 · @bob 1]> ",
+  );
+  const many = ["a", "b", "c", "d", "e"].map((name) => ({ name, count: 1 }));
+  const prompt = buildPrompt(snapshot({ unread: many }), style);
+  assertEquals(prompt.text, "[lobby 🔒 3 · a 1 · b 1 · c 1 · +2]> ");
+  assertEquals(prompt.width, displayWidth(prompt.text));
+  const coloured = buildPrompt(snapshot({ unread: many }), createStyle(true));
+  assertEquals(stripAnsi(coloured.text), prompt.text);
+  assertEquals(coloured.width, prompt.width);
+});

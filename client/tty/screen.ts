@@ -5,6 +5,9 @@
  * where it was, so arriving messages never clobber what is being typed. An input longer than the
  * terminal is wide scrolls sideways to keep the cursor in view.
  *
+ * Scrollback is drawn on the terminal's alternate screen (`ESC[?1049h`): rows from the top, a
+ * status line, and the input line last. Leaving it brings the live screen back exactly as it was.
+ *
  * @module
  */
 
@@ -16,6 +19,8 @@ export interface TerminalOutput {
   write(text: string): void;
   /** Columns of the terminal now (it can change at any time). */
   columns(): number;
+  /** Rows of the terminal now (24 when it cannot say). */
+  rows?(): number;
 }
 
 /** The visible part of the input line. */
@@ -94,6 +99,7 @@ export class Screen {
   #text = "";
   #cursor = 0;
   #start = 0;
+  #alternate = false;
 
   constructor(output: TerminalOutput) {
     this.#output = output;
@@ -132,6 +138,47 @@ export class Screen {
   /** Rings the terminal bell. */
   bell(): void {
     this.#output.write("\x07");
+  }
+
+  /** Rows of the terminal (at least 3: a row of text, the status line and the input line). */
+  rows(): number {
+    return Math.max(3, this.#output.rows?.() || 24);
+  }
+
+  /** Columns of the terminal. */
+  columns(): number {
+    return Math.max(1, this.#output.columns());
+  }
+
+  /** Whether the alternate screen (scrollback) is shown. */
+  get alternate(): boolean {
+    return this.#alternate;
+  }
+
+  /** Switches to the alternate screen (the live screen stays as it is underneath). */
+  enterAlternate(): void {
+    if (this.#alternate) return;
+    this.#alternate = true;
+    this.#output.write("\x1b[?1049h\x1b[H\x1b[2J");
+  }
+
+  /** Back to the live screen, as it was when the alternate screen was entered. */
+  leaveAlternate(): void {
+    if (!this.#alternate) return;
+    this.#alternate = false;
+    this.#output.write("\x1b[?1049l");
+  }
+
+  /**
+   * Draws a full screen on the alternate screen: `lines` from the top (one row each, already
+   * fitted to the width), `status` below them, and the input line on the last row.
+   */
+  drawView(lines: readonly string[], status: string): void {
+    let out = "\x1b[?25l";
+    lines.forEach((line, index) => out += `\x1b[${index + 1};1H\x1b[2K${line}\x1b[0m`);
+    out += `\x1b[${lines.length + 1};1H\x1b[2K${status}\x1b[0m`;
+    out += `\x1b[${lines.length + 2};1H\r\x1b[2K${this.#inputLine()}`;
+    this.#output.write(out);
   }
 
   /** Prompt, visible input and cursor placement, with the cursor hidden while drawing. */

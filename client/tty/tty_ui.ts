@@ -5,9 +5,16 @@
  * it was found: cooked mode, cursor shown, bracketed paste off, even after Ctrl-C, a signal or
  * an error.
  *
+ * With a local history (`../local_store.ts`): PgUp/PgDn scroll back through the current room's
+ * stored messages (End or Esc returns to live), Ctrl-R searches them as you type, the prompt
+ * counts unread messages in the other conversations, and switching to a room shows what came
+ * since you were last there.
+ *
  * Files: `keys.ts` (bytes to key events), `line_editor.ts` (the input line), `completion.ts`
- * (what Tab offers), `prompt.ts` (lock state), `event_lines.ts` (events as coloured lines),
- * `screen.ts` (drawing), `style.ts` (colour and `NO_COLOR`), `width.ts` (terminal columns).
+ * (what Tab offers), `prompt.ts` (lock state, unread counts), `event_lines.ts` (events as
+ * coloured lines), `screen.ts` (drawing), `scrollback.ts` (the scrolled-back view),
+ * `reverse_search.ts` (Ctrl-R), `style.ts` (colour and `NO_COLOR`), `width.ts` (terminal
+ * columns).
  *
  * @module
  */
@@ -15,14 +22,24 @@
 import type { ChatClient } from "../chat_client.ts";
 import { type CommandContext, commands } from "../commands/mod.ts";
 import type { ClientEvent } from "../events.ts";
+import { messageClock } from "../format.ts";
+import {
+  type Conversation,
+  type LocalStore,
+  roomConversation,
+  type StoredMessage,
+} from "../local_store.ts";
 import { runPipe } from "../pipe_ui.ts";
 import { completeWord } from "./completion.ts";
-import { type PendingMessage, renderEvent, wantsBell } from "./event_lines.ts";
+import { type LineContext, type PendingMessage, renderEvent, wantsBell } from "./event_lines.ts";
 import { type Key, KeyParser } from "./keys.ts";
 import { type Completer, handleKey, LineEditor } from "./line_editor.ts";
 import { buildPrompt, type PromptSnapshot } from "./prompt.ts";
+import { REVERSE_SEARCH_LIMIT, ReverseSearch } from "./reverse_search.ts";
 import { Screen, type TerminalOutput } from "./screen.ts";
+import { ScrollbackView } from "./scrollback.ts";
 import { colourWanted, createStyle } from "./style.ts";
+import { displayWidth, graphemes } from "./width.ts";
 
 /** Input history entries kept. */
 export const HISTORY_SIZE = 500;
@@ -30,11 +47,18 @@ export const HISTORY_SIZE = 500;
 export const ESCAPE_TIMEOUT_MS = 40;
 /** Exit code when the user insists on quitting before queued messages were confirmed. */
 export const EXIT_INTERRUPTED = 130;
+/** Most unread messages shown again when switching to a room (the rest: PgUp). */
+export const MAX_UNREAD_REPLAY = 20;
+/** Most lines held back while scrolled back; older ones are dropped (the store has them). */
+export const MAX_HELD_LINES = 1_000;
 
 /** Shown once at the start: the keys that matter and what the prompt's symbols mean. */
 export const HEADER =
   "-- /help lists commands; Tab completes; Up/Down recall; Ctrl-D or /quit leaves\n" +
   "-- prompt: 🔒 keys verified, ⚠ a key changed (/whois), … not ready, ↑N sending";
+/** The second part of the header, when there is a local history. */
+export const HISTORY_HEADER =
+  "-- PgUp/PgDn scroll back, Ctrl-R or /search searches; prompt: · dev 2 = 2 unread in dev";
 
 const ENABLE_PASTE = "\x1b[?2004h";
 const DISABLE_PASTE = "\x1b[?2004l";
@@ -63,6 +87,13 @@ function stdoutTerminal(onBroken: () => void): TerminalOutput {
         return Deno.consoleSize().columns || 80;
       } catch {
         return 80;
+      }
+    },
+    rows() {
+      try {
+        return Deno.consoleSize().rows || 24;
+      } catch {
+        return 24;
       }
     },
   };
@@ -101,6 +132,19 @@ class ChatScreen {
   #restored = false;
   #commandsDone: Promise<void> = Promise.resolve();
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The local history, if the client keeps one. */
+  readonly #store: LocalStore | undefined;
+  /** The scrolled-back view, while scrolled back. */
+  #view: ScrollbackView | undefined;
+  /** Lines that arrived while scrolled back, shown on return to live. */
+  readonly #held: string[] = [];
+  #heldDropped = 0;
+  /** Conversations whose messages arrived while scrolled back (read on return to live). */
+  readonly #heldConversations = new Set<Conversation>();
+  /** Ctrl-R, while searching. */
+  #search: ReverseSearch | undefined;
+  /** Scrollback and search steps wait for the store; they run one after another. */
+  #steps: Promise<void> = Promise.resolve();
   #forceQuit!: () => void;
   readonly #forced = new Promise<number>((resolve) => {
     this.#forceQuit = () => resolve(EXIT_INTERRUPTED);
@@ -109,14 +153,19 @@ class ChatScreen {
   constructor(client: ChatClient, room: string) {
     this.#client = client;
     this.#room = room;
+    this.#store = client.localStore;
     this.#output = stdoutTerminal(() => this.#quit());
     this.#screen = new Screen(this.#output);
     this.#context = {
       client,
       currentRoom: () => this.#room,
       setCurrentRoom: (next) => {
+        const previous = this.#room;
         this.#room = next;
         this.#refresh();
+        if (next !== undefined && next !== previous) {
+          this.#step(() => this.#arrive([roomConversation(next)]));
+        }
       },
       notice: (message) => this.#show({ type: "notice", message }),
       quit: () => this.#quit(),
@@ -138,9 +187,18 @@ class ChatScreen {
       this.#screen.render();
       this.#listenForSignals();
       this.#cleanups.push(this.#client.on((event) => this.#onEvent(event)));
+      if (this.#store) {
+        this.#cleanups.push(this.#store.onAdded((message) => this.#onStored(message)));
+      }
       this.#write(ENABLE_PASTE);
-      this.#print(this.#style.dim(HEADER));
+      this.#print(this.#style.dim(this.#store ? `${HEADER}\n${HISTORY_HEADER}` : HEADER));
       this.#refresh();
+      const store = this.#store;
+      if (store && this.#room !== undefined) {
+        // What came since this device last showed it: the room, and direct conversations.
+        const direct = [...store.unreadCounts().keys()].filter((c) => c.startsWith("@"));
+        this.#step(() => this.#arrive([roomConversation(this.#room!), ...direct]));
+      }
       void this.#readInput();
       return await Promise.race([this.#client.finished, this.#forced]);
     } finally {
@@ -178,22 +236,256 @@ class ChatScreen {
 
   #onKey(key: Key): void {
     if (this.#restored) return;
+    if (this.#search) return this.#searchKey(key);
+    if (key.kind === "key") {
+      const plain = !key.ctrl && !key.alt;
+      if (key.name === "page-up") return this.#step(() => this.#scrollUp());
+      if (key.name === "page-down") return this.#step(() => this.#scrollDown());
+      if (this.#view && (key.name === "end" || (key.name === "escape" && plain))) {
+        return this.#step(() => this.#toLive());
+      }
+      if (key.name === "r" && key.ctrl && !key.alt) return this.#startSearch();
+    }
     const result = handleKey(this.#editor, key, this.#completer);
     switch (result.type) {
       case "edit":
         if (result.changed) this.#drawInput();
         return;
       case "redraw":
-        this.#screen.clear();
+        if (this.#view) this.#drawView();
+        else this.#screen.clear();
         return;
       case "quit":
         this.#context.quit();
         return;
       case "submit":
+        // What is sent shows on the live screen.
+        if (this.#view) this.#toLive();
         this.#drawInput();
         this.#submit(result.line);
         return;
     }
+  }
+
+  // ---- scrollback, search, unread --------------------------------------------------------
+
+  /** Runs a step that waits for the store after the ones before it; a failure is shown. */
+  #step(task: () => Promise<void> | void): void {
+    this.#steps = this.#steps.then(task).catch((error) => {
+      this.#show({ type: "error", code: "history", message: (error as Error).message });
+    });
+  }
+
+  /** Rows and columns of the scrolled-back view (the last two rows: status and input). */
+  #viewSize(): { width: number; height: number } {
+    return { width: this.#screen.columns(), height: this.#screen.rows() - 2 };
+  }
+
+  #renderStored = (message: StoredMessage, highlighted: boolean): string => {
+    const line = renderEvent(message.event, { ...this.#lineContext(), dated: true })!;
+    return highlighted ? `${this.#style.bold("»")} ${line}` : line;
+  };
+
+  async #scrollUp(): Promise<void> {
+    if (this.#restored) return;
+    if (this.#view) {
+      await this.#view.up(this.#viewSize());
+      return this.#drawView();
+    }
+    if (!this.#store) {
+      return this.#show({
+        type: "notice",
+        message: "No local history to scroll back through (started with --no-history)",
+      });
+    }
+    if (this.#room === undefined) {
+      return this.#show({ type: "notice", message: "In no room: nothing to scroll back through" });
+    }
+    await this.#openView(roomConversation(this.#room));
+  }
+
+  async #scrollDown(): Promise<void> {
+    if (this.#restored || !this.#view) return;
+    if (await this.#view.down(this.#viewSize())) this.#drawView();
+    else this.#toLive();
+  }
+
+  /** Opens the scrolled-back view of `conversation` (at `anchor`, a search match, if given). */
+  async #openView(conversation: Conversation, anchor?: number): Promise<void> {
+    const view = await ScrollbackView.open(
+      this.#store!,
+      conversation,
+      this.#renderStored,
+      this.#viewSize(),
+      anchor,
+    );
+    if (this.#restored) return;
+    if (!view) {
+      return this.#show({ type: "notice", message: `Nothing stored in ${conversation} yet` });
+    }
+    this.#view = view;
+    this.#screen.enterAlternate();
+    this.#drawView();
+  }
+
+  #drawView(): void {
+    const view = this.#view;
+    if (!view || this.#restored) return;
+    const size = this.#viewSize();
+    const { lines, atTop, last } = view.rows(size);
+    const parts = [`scrolled back in ${view.conversation}`];
+    if (last) parts.push(`at ${messageClock(last.event.ts)}`);
+    if (atTop) parts.push("oldest kept");
+    parts.push("PgUp older · PgDn newer · End live");
+    const waiting = this.#held.length + this.#heldDropped;
+    if (waiting > 0) parts.push(`${waiting} new below`);
+    let status = `── ${parts.join(" · ")} ──`;
+    while (displayWidth(status) > size.width && status.length > 1) {
+      status = graphemes(status).slice(0, -2).join("") + "…";
+    }
+    this.#screen.setPrompt(this.#prompt());
+    this.#screen.setInput(this.#editor.text, this.#editor.cursor);
+    this.#screen.drawView(lines, this.#style.bold(status));
+  }
+
+  /** Back to the live screen: what arrived meanwhile is shown, and counts as read. */
+  #toLive(): void {
+    if (!this.#view) return;
+    this.#view = undefined;
+    this.#screen.leaveAlternate();
+    if (this.#heldDropped > 0) {
+      this.#print(this.#style.dim(
+        `-- ${this.#heldDropped} earlier lines were not kept while you scrolled back`,
+      ));
+      this.#heldDropped = 0;
+    }
+    for (const block of this.#held.splice(0)) this.#print(block);
+    for (const conversation of this.#heldConversations) {
+      if (this.#isCurrent(conversation)) this.#store?.markRead(conversation);
+    }
+    this.#heldConversations.clear();
+    this.#refresh();
+  }
+
+  /** Whether a message in `conversation` is read when it shows: the room's, or a direct one. */
+  #isCurrent(conversation: Conversation): boolean {
+    return conversation.startsWith("@") ||
+      (this.#room !== undefined && conversation === roomConversation(this.#room));
+  }
+
+  /** A message was stored: it is read if it showed live where the reader is. */
+  #onStored(message: StoredMessage): void {
+    if (this.#restored) return;
+    if (this.#view) this.#heldConversations.add(message.conversation);
+    else if (this.#isCurrent(message.conversation)) {
+      this.#store?.markRead(message.conversation, message.id);
+    }
+    this.#refresh();
+  }
+
+  /**
+   * Shows what came in `conversations` since they were last read (under a line saying how
+   * much), then counts them read.
+   */
+  async #arrive(conversations: Conversation[]): Promise<void> {
+    const store = this.#store;
+    if (!store) return;
+    for (const conversation of conversations) {
+      const unread = store.unread(conversation);
+      if (unread === 0) continue;
+      const shown = await store.page(conversation, { limit: Math.min(unread, MAX_UNREAD_REPLAY) });
+      if (this.#restored) return;
+      const where = conversation.startsWith("#") ? `in ${conversation}` : `from ${conversation}`;
+      const rest = shown.length < unread
+        ? ` (the last ${shown.length} below; PgUp for the rest)`
+        : "";
+      this.#print(this.#style.bold(`── ${unread} new ${where} since you were here${rest} ──`));
+      for (const message of shown) this.#print(this.#renderStored(message, false));
+      store.markRead(conversation);
+    }
+    this.#refresh();
+  }
+
+  #startSearch(): void {
+    if (!this.#store) {
+      return this.#show({
+        type: "notice",
+        message: "No local history to search (started with --no-history)",
+      });
+    }
+    this.#search = new ReverseSearch({ text: this.#editor.text, cursor: this.#editor.cursor });
+    this.#drawSearch();
+  }
+
+  #searchKey(key: Key): void {
+    const search = this.#search!;
+    if (key.kind === "text" || key.kind === "paste") return this.#runSearch(search.type(key.text));
+    const { name, ctrl, alt } = key;
+    if (name === "backspace") {
+      const generation = search.backspace();
+      if (generation !== undefined) this.#runSearch(generation);
+      return;
+    }
+    if (ctrl && !alt && name === "r") {
+      search.older();
+      return this.#drawSearch();
+    }
+    if (name === "escape" || (ctrl && (name === "g" || name === "c"))) return this.#endSearch();
+    if (name === "enter") {
+      const match = search.current;
+      this.#endSearch();
+      if (match) {
+        this.#step(() => this.#openView(match.conversation, match.id));
+      }
+    }
+  }
+
+  #runSearch(generation: number): void {
+    const search = this.#search!;
+    this.#drawSearch();
+    if (search.query === "") {
+      search.answer(generation, [], true);
+      return this.#drawSearch();
+    }
+    void this.#store!.search(search.query, { limit: REVERSE_SEARCH_LIMIT }).then(
+      (result) => {
+        if (this.#search === search && search.answer(generation, result.matches, result.complete)) {
+          this.#drawSearch();
+        }
+      },
+      (error) => this.#show({ type: "error", code: "history", message: (error as Error).message }),
+    );
+  }
+
+  /** The search as the input line: the label as prompt, the query, and the match after it. */
+  #drawSearch(): void {
+    const search = this.#search;
+    if (!search || this.#restored) return;
+    const label = search.label();
+    this.#screen.setPrompt({ text: this.#style.yellow(label), width: displayWidth(label) });
+    const match = search.current;
+    const preview = match
+      ? renderEvent(match.event, {
+        style: createStyle(false),
+        me: this.#client.user,
+        pending: this.#pending,
+        dated: true,
+      })!
+      : "";
+    this.#screen.setInput(
+      preview ? `${search.query}  ▸ ${preview}` : search.query,
+      search.query.length,
+    );
+    this.#screen.render();
+  }
+
+  /** Leaves the search, giving the input line back as it was. */
+  #endSearch(): void {
+    const search = this.#search;
+    if (!search) return;
+    this.#search = undefined;
+    this.#editor.set(search.saved.text, search.saved.cursor);
+    this.#refresh();
   }
 
   #submit(line: string): void {
@@ -248,7 +540,7 @@ class ChatScreen {
         // Not every platform has every signal.
       }
     }
-    const resize = () => this.#drawInput();
+    const resize = () => this.#view ? this.#drawView() : this.#refresh();
     try {
       Deno.addSignalListener("SIGWINCH", resize);
       this.#cleanups.push(() => Deno.removeSignalListener("SIGWINCH", resize));
@@ -285,27 +577,47 @@ class ChatScreen {
   }
 
   #show(event: ClientEvent): void {
-    const text = renderEvent(event, {
-      style: this.#style,
-      me: this.#client.user,
-      pending: this.#pending,
-    });
+    const text = renderEvent(event, this.#lineContext());
     if (text !== undefined) this.#print(text);
   }
 
+  #lineContext(): LineContext {
+    const store = this.#store;
+    return {
+      style: this.#style,
+      me: this.#client.user,
+      pending: this.#pending,
+      ...(store ? { unreadIn: (room: string) => store.unread(roomConversation(room)) } : {}),
+    };
+  }
+
+  /** Shows `text` above the input line; while scrolled back, it waits for the return to live. */
   #print(text: string): void {
     if (this.#restored) return;
+    if (this.#view) {
+      this.#held.push(text);
+      if (this.#held.length > MAX_HELD_LINES) {
+        this.#held.shift();
+        this.#heldDropped += 1;
+      }
+      return this.#drawView();
+    }
     this.#screen.print(text);
   }
 
   /** Recomputes the prompt (room, lock state, messages on their way) and redraws the input. */
   #refresh(): void {
-    this.#screen.setPrompt(buildPrompt(this.#snapshot(), this.#style));
+    if (this.#search) return this.#drawSearch();
+    this.#screen.setPrompt(this.#prompt());
     this.#drawInput();
   }
 
+  #prompt() {
+    return buildPrompt(this.#snapshot(), this.#style);
+  }
+
   #drawInput(): void {
-    if (this.#restored) return;
+    if (this.#restored || this.#search) return;
     this.#screen.setInput(this.#editor.text, this.#editor.cursor);
     this.#screen.render();
   }
@@ -325,7 +637,30 @@ class ChatScreen {
         }))
         : [],
       sending: this.#pending.size,
+      unread: this.#unread(),
     };
+  }
+
+  /**
+   * Conversations other than the current room with unread messages, rooms first (rooms we are
+   * still in: a room we left stops counting).
+   */
+  #unread(): { name: string; count: number }[] {
+    if (!this.#store) return [];
+    const current = this.#room === undefined ? undefined : roomConversation(this.#room);
+    const rooms = new Set(this.#client.rooms.map(roomConversation));
+    return [...this.#store.unreadCounts()]
+      .filter(([conversation]) =>
+        conversation !== current && (conversation.startsWith("@") || rooms.has(conversation))
+      )
+      .map(([conversation, count]) => ({
+        name: conversation.startsWith("#") ? conversation.slice(1) : conversation,
+        count,
+      }))
+      .sort((a, b) =>
+        Number(a.name.startsWith("@")) - Number(b.name.startsWith("@")) ||
+        a.name.localeCompare(b.name)
+      );
   }
 
   #write(text: string): void {
@@ -336,8 +671,15 @@ class ChatScreen {
   #restore(): void {
     if (this.#restored) return;
     clearTimeout(this.#escapeTimer);
+    try {
+      // What arrived while scrolled back (the reason for quitting, say) is shown on the way out.
+      this.#toLive();
+    } catch {
+      // The terminal may be gone.
+    }
     const keep = this.#editor.text !== "";
     try {
+      this.#screen.leaveAlternate();
       this.#screen.setInput(this.#editor.text, this.#editor.text.length);
       if (keep) this.#screen.render();
       this.#write(`${keep ? "\r\n" : "\r\x1b[2K"}${DISABLE_PASTE}${SHOW_CURSOR}`);
