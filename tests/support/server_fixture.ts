@@ -20,6 +20,7 @@ import type { ServerLimits } from "../../server/limits.ts";
 import { type Logger, type LogLevel, type LogValue } from "../../server/log.ts";
 import { ensureServerIdentity } from "../../server/server_identity.ts";
 import { formatIdentityFile } from "../../protocol/identity_file.ts";
+import { SqliteStore, type SqliteStoreOptions, STORE_FILE } from "../../server/store/mod.ts";
 
 /** What a test client needs to authenticate. */
 export interface TestIdentity {
@@ -46,6 +47,8 @@ export interface ServerFixture {
   readonly port: number;
   readonly dataDir: string;
   readonly logs: CapturedLog[];
+  /** The server's store (a SQLite file in `dataDir`), unless started with `store: false`. */
+  readonly store: SqliteStore | undefined;
   /**
    * Issues a user certificate for `name`'s device (default `main`) from this server's CA,
    * recorded like `ca issue` (with `record: false`, signed by the CA key but left out of the
@@ -76,13 +79,27 @@ export async function toIdentity(
   };
 }
 
+/** How a test server is set up beyond its limits. */
+export interface FixtureOptions {
+  /** False: no enrolment, renewal or device administration (no CA registrar). */
+  registrar?: boolean;
+  /** False: no store (rooms live while they have sessions, nothing is kept). Default true. */
+  store?: boolean;
+  /** Retention and bounds of the store. */
+  storeOptions?: SqliteStoreOptions;
+  /** The store's clock (default `Date.now`). */
+  clock?: () => number;
+  /** How often retention runs (default the server's). */
+  pruneIntervalMs?: number;
+}
+
 /**
- * Starts a server with `limits` over the defaults. With `registrar: false` it has no enrolment,
- * renewal or device administration (as a server run without its CA's registrar).
+ * Starts a server with `limits` over the defaults, with a SQLite store in its data directory
+ * (see {@linkcode FixtureOptions} for the rest).
  */
 export async function startServer(
   limits: Partial<ServerLimits> = {},
-  options: { registrar?: boolean } = {},
+  options: FixtureOptions = {},
 ): Promise<ServerFixture> {
   const dataDir = await Deno.makeTempDir({ prefix: "openchat-server-" });
   const ca = await CertificateAuthority.create(dataDir, { name: "Test CA" });
@@ -92,6 +109,9 @@ export async function startServer(
     log: (level, event, fields = {}) => logs.push({ level, event, fields }),
   };
   let address = "127.0.0.1:0";
+  const store = options.store === false
+    ? undefined
+    : await SqliteStore.open(`${dataDir}/${STORE_FILE}`, options.storeOptions);
   const server = await ChatServer.start({
     hostname: "127.0.0.1",
     port: 0,
@@ -101,6 +121,10 @@ export async function startServer(
     registrar: options.registrar === false ? undefined : new CaRegistrar(ca, () => [address]),
     limits,
     logger,
+    store,
+    retentionMs: store?.options.retentionMs,
+    clock: options.clock,
+    pruneIntervalMs: options.pruneIntervalMs,
   });
   address = server.address;
   return {
@@ -110,6 +134,7 @@ export async function startServer(
     port: server.addr.port,
     dataDir,
     logs,
+    store,
     async issue(name, options = {}) {
       const device = options.device ?? DEFAULT_DEVICE;
       const { issued } = options.record === false
@@ -138,6 +163,7 @@ export async function startServer(
     },
     async close() {
       await server.shutdown();
+      await store?.close();
       ca.close();
       await Deno.remove(dataDir, { recursive: true });
     },
