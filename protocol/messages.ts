@@ -656,6 +656,13 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         },
       };
       if (f.link !== undefined) welcome.link = payloadField(f, "link", MAX_LINK_CHARS);
+      if (f.prekeys !== undefined) {
+        const prekeys = objectOf(f.prekeys, "prekeys");
+        welcome.prekeys = {
+          signed: boolField(prekeys, "signed"),
+          onetime: seqField(prekeys, "onetime"),
+        };
+      }
       return welcome;
     }
     case "error": {

@@ -132,20 +132,23 @@ class Batcher<T> {
   /** Adds `item` (sent by `sender`, if its description is known). */
   async add(item: T, sender: MemberInfo | undefined): Promise<void> {
     const itemBytes = JSON.stringify(item).length + 1;
-    const describe = sender !== undefined && !this.#described.has(sender.session);
-    const senderBytes = describe ? JSON.stringify(sender).length + 1 : 0;
-    const fits = this.#bytes + itemBytes + senderBytes <= FRAME_BUDGET &&
+    const senderBytes = sender ? JSON.stringify(sender).length + 1 : 0;
+    let describe = sender !== undefined && !this.#described.has(sender.session);
+    const fits = this.#bytes + itemBytes + (describe ? senderBytes : 0) <= FRAME_BUDGET &&
       this.#items.length < this.maxItems &&
       (!describe || this.#sessions.length < this.maxItems);
-    if (!fits && (this.#items.length > 0 || this.#sessions.length > 0)) await this.flush(false);
+    if (!fits && (this.#items.length > 0 || this.#sessions.length > 0)) {
+      await this.flush(false);
+      describe = sender !== undefined; // a new frame describes its own senders again
+    }
     if (describe && itemBytes + senderBytes > FRAME_BUDGET) {
       // A full-size payload and a long description do not fit one frame: the description goes
       // first, in a frame of its own (clients keep descriptions across the frames of an answer).
-      this.#sessions.push(sender);
+      this.#sessions.push(sender!);
       await this.flush(false);
     } else if (describe) {
-      this.#sessions.push(sender);
-      this.#described.add(sender.session);
+      this.#sessions.push(sender!);
+      this.#described.add(sender!.session);
       this.#bytes += senderBytes;
     }
     this.#items.push(item);

@@ -60,6 +60,11 @@ export interface ServerFixture {
   ): Promise<TestIdentity>;
   /** Writes an identity file for `identity` and returns its path. */
   identityFile(identity: TestIdentity): Promise<string>;
+  /**
+   * Stops the server and its store and starts them again on the same data directory (a server
+   * restart); `server`, `port` and `store` are the new ones afterwards.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,32 +114,47 @@ export async function startServer(
     log: (level, event, fields = {}) => logs.push({ level, event, fields }),
   };
   let address = "127.0.0.1:0";
-  const store = options.store === false
-    ? undefined
-    : await SqliteStore.open(`${dataDir}/${STORE_FILE}`, options.storeOptions);
-  const server = await ChatServer.start({
-    hostname: "127.0.0.1",
-    port: 0,
-    caCert: ca.cert,
-    identity,
-    records: ca.store,
-    registrar: options.registrar === false ? undefined : new CaRegistrar(ca, () => [address]),
-    limits,
-    logger,
-    store,
-    retentionMs: store?.options.retentionMs,
-    clock: options.clock,
-    pruneIntervalMs: options.pruneIntervalMs,
-  });
-  address = server.address;
+  const start = async () => {
+    const store = options.store === false
+      ? undefined
+      : await SqliteStore.open(`${dataDir}/${STORE_FILE}`, options.storeOptions);
+    const server = await ChatServer.start({
+      hostname: "127.0.0.1",
+      port: 0,
+      caCert: ca.cert,
+      identity,
+      records: ca.store,
+      registrar: options.registrar === false ? undefined : new CaRegistrar(ca, () => [address]),
+      limits,
+      logger,
+      store,
+      retentionMs: store?.options.retentionMs,
+      clock: options.clock,
+      pruneIntervalMs: options.pruneIntervalMs,
+    });
+    address = server.address;
+    return { server, store };
+  };
+  let running = await start();
   return {
-    server,
+    get server() {
+      return running.server;
+    },
     ca,
     caPem: ca.certPem,
-    port: server.addr.port,
+    get port() {
+      return running.server.addr.port;
+    },
     dataDir,
     logs,
-    store,
+    get store() {
+      return running.store;
+    },
+    async restart() {
+      await running.server.shutdown();
+      await running.store?.close();
+      running = await start();
+    },
     async issue(name, options = {}) {
       const device = options.device ?? DEFAULT_DEVICE;
       const { issued } = options.record === false
@@ -162,8 +182,8 @@ export async function startServer(
       return path;
     },
     async close() {
-      await server.shutdown();
-      await store?.close();
+      await running.server.shutdown();
+      await running.store?.close();
       ca.close();
       await Deno.remove(dataDir, { recursive: true });
     },
