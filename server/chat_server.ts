@@ -169,6 +169,8 @@ export class ChatServer implements RouterContext {
       maxSetupsPerAddress: limits.maxSetupsPerAddress,
     });
     const server = new ChatServer(options, listener);
+    // Devices revoked while the server was not running are forgotten now (idempotent).
+    server.#forgetRevoked(server.#knownRevoked);
     server.#startTimers();
     void server.#acceptLoop();
     server.#log.log("info", "listening", { addr: server.address });

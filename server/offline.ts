@@ -546,6 +546,7 @@ export class OfflineDelivery {
       const [user, device] = splitAddress(item.to);
       if (name !== undefined) {
         if (!this.#devices.get(name)?.has(item.to) || liveIn(room, item.to)) continue;
+        if (!this.#directory.currentCert(user, device)) continue; // expired, or revoked unseen
       } else {
         if (!valid.has(user)) valid.set(user, this.#directory.validDevices(user));
         if (!valid.get(user)!.includes(device)) continue;
