@@ -112,8 +112,9 @@ const SCHEMA = `
   );
 `;
 
-// Version 2: descriptions of the sessions that stored entries name, and the indexes that let
-// prune find whether anything still names one.
+// Version 2: descriptions of the sessions that stored entries name. Nothing indexes the log or
+// the inbox by session (it would cost every append a page): a description is kept for a time
+// bound instead (see `SessionStore`).
 const SCHEMA_V2 = `
   CREATE TABLE IF NOT EXISTS sessions (
     session TEXT PRIMARY KEY,
@@ -125,8 +126,6 @@ const SCHEMA_V2 = `
     stored_at INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS sessions_by_stored_at ON sessions (stored_at);
-  CREATE INDEX IF NOT EXISTS room_log_by_session ON room_log (sender_session);
-  CREATE INDEX IF NOT EXISTS inbox_by_session ON inbox (from_session);
 `;
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Session descriptions in SQLite: one row per session that stored entries name, replaced when
- * the session describes itself anew (a new agreement key, a link). `prune` in
- * `sqlite_store.ts` removes the rows that are past retention and named by nothing.
+ * the session describes itself anew (a new agreement key, a link), or put again to keep it.
+ * `prune` in `sqlite_store.ts` removes the rows put longer ago than the store keeps them.
  *
  * @module
  */
@@ -21,16 +21,11 @@ interface SessionRow {
 }
 
 /**
- * Removes the descriptions stored before `cutoff` that no log entry or inbox item names; returns
- * how many went. Call inside a write step.
+ * Removes the descriptions last put before `cutoff` (see `SessionStore` for why that is safe);
+ * returns how many went. Call inside a write step.
  */
 export function pruneSessions(db: Db, cutoff: number): number {
-  return db.run(
-    `DELETE FROM sessions WHERE stored_at < ?
-       AND NOT EXISTS (SELECT 1 FROM room_log WHERE sender_session = sessions.session)
-       AND NOT EXISTS (SELECT 1 FROM inbox WHERE from_session = sessions.session)`,
-    cutoff,
-  );
+  return db.run("DELETE FROM sessions WHERE stored_at < ?", cutoff);
 }
 
 /** The session part of {@linkcode SqliteStore}. */

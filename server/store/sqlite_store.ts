@@ -30,6 +30,7 @@ import { pruneSessions, SqliteSessions } from "./sqlite_sessions.ts";
 import type { ChatStore, PruneResult, StoreOptions } from "./types.ts";
 import { checkDevice, checkTime, type ResolvedOptions, resolveOptions } from "./validate.ts";
 import { InvalidInputError } from "./errors.ts";
+import { SESSION_KEEP_FACTOR } from "./limits.ts";
 
 export type { Synchronous } from "./sqlite_db.ts";
 
@@ -114,8 +115,10 @@ export class SqliteStore implements ChatStore {
           "DELETE FROM room_lists WHERE until IS NOT NULL AND until <= ?",
           now,
         );
-        // After the entries: a description goes once nothing that names it is left.
-        result.sessions = pruneSessions(this.#db, cutoff);
+        result.sessions = pruneSessions(
+          this.#db,
+          now - this.options.retentionMs * SESSION_KEEP_FACTOR,
+        );
         return result;
       });
     });

@@ -296,8 +296,6 @@ Deno.test("SqliteStore.open() upgrades a schema 1 file in place: its data stays,
     // Back to what schema 1 had: no session descriptions, no indexes for them.
     const db = new DatabaseSync(path);
     db.exec("DROP TABLE sessions");
-    db.exec("DROP INDEX room_log_by_session");
-    db.exec("DROP INDEX inbox_by_session");
     db.exec("UPDATE meta SET value = '1' WHERE key = 'store_schema'");
     db.close();
     const store = await SqliteStore.open(path);

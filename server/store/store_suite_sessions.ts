@@ -9,7 +9,7 @@ import { assertEquals, assertRejects } from "../../tests/support/assert.ts";
 import { InvalidInputError } from "./errors.ts";
 import { MAX_DESCRIPTION_CHARS, MAX_READ_BATCH } from "./limits.ts";
 import type { StoreCase } from "./store_suite.ts";
-import { inboxItem, logEntry, roomWith, T0 } from "./store_suite_support.ts";
+import { logEntry, roomWith, T0 } from "./store_suite_support.ts";
 import type { SessionRecord } from "./types.ts";
 
 const ALICE_SESSION: SessionRecord = {
@@ -76,24 +76,18 @@ export const SESSION_CASES: StoreCase[] = [
     },
   },
   {
-    name: "prune() keeps a description while retention lasts or an entry or item names it",
+    name: "prune() keeps a description 1.5 retentions after its last put, then removes it",
     options: { retentionMs: 1000 },
     async fn(store) {
-      await roomWith(store, "lobby", "alice");
-      const named = { ...ALICE_SESSION };
-      const inInbox = { ...BOB_SESSION };
-      const unnamed = { ...ALICE_SESSION, session: "dW5uYW1lZA" };
-      for (const record of [named, inInbox, unnamed]) await store.sessions.put(record, T0);
-      // The log entry is newer than the descriptions, so it outlives them.
-      await store.log.append("lobby", logEntry("bXNn", { ts: T0 + 2000 }));
-      await store.inbox.append("alice/laptop", inboxItem("a2V5", { ts: T0 + 2000 }));
-      assertEquals((await store.prune(T0 + 1000)).sessions, 0); // exactly retentionMs old: kept
-      assertEquals((await store.prune(T0 + 1001)).sessions, 1);
-      const ids = [named.session, inInbox.session, unnamed.session];
-      assertEquals(await store.sessions.get(ids), [named, inInbox]);
-      // Once the entries that name them go, so do they.
-      const result = await store.prune(T0 + 3001);
-      assertEquals([result.roomEntries, result.inboxItems, result.sessions], [1, 1, 2]);
+      const renewed = { ...BOB_SESSION };
+      await store.sessions.put(ALICE_SESSION, T0);
+      await store.sessions.put(renewed, T0);
+      await store.sessions.put(renewed, T0 + 400); // put again: kept from then on
+      const ids = [ALICE_SESSION.session, renewed.session];
+      assertEquals((await store.prune(T0 + 1500)).sessions, 0); // exactly 1.5 retentions: kept
+      assertEquals((await store.prune(T0 + 1501)).sessions, 1);
+      assertEquals(await store.sessions.get(ids), [renewed]);
+      assertEquals((await store.prune(T0 + 1901)).sessions, 1);
       assertEquals(await store.sessions.get(ids), []);
     },
   },

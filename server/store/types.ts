@@ -173,7 +173,7 @@ export interface PruneResult {
   roomEntries: number;
   inboxItems: number;
   listEntries: number;
-  /** Session descriptions no stored entry or item names any more. */
+  /** Session descriptions put longer ago than they are kept. */
   sessions: number;
 }
 
@@ -346,9 +346,13 @@ export interface PrekeyStore {
 }
 
 /**
- * The descriptions of the sessions that stored entries and items name. A description is kept at
- * least `retentionMs` after it was last put, and after that for as long as a log entry or an
- * inbox item names its session; `prune` removes it then.
+ * The descriptions of the sessions that stored entries and items name. A description is kept
+ * `SESSION_KEEP_FACTOR` (1.5) times `retentionMs` after it was last put; `prune` removes it
+ * then. A server that puts a session's description again at least every `retentionMs / 2` while
+ * it stores entries or items naming that session therefore never loses a description that a
+ * stored entry needs: every such entry is at most half a retention younger than the last put,
+ * and goes a retention after it was stored. (No index of the log by session is kept for this:
+ * it would cost every append.)
  */
 export interface SessionStore {
   /** Keeps `record` (replacing an earlier description of the same session) as of `now`. */
@@ -381,8 +385,8 @@ export interface ChatStore {
   readonly sessions: SessionStore;
   /**
    * Removes what retention no longer allows at `now`: log entries and inbox items older than
-   * the retention, expired list entries, and session descriptions older than the retention that
-   * nothing stored names any more. The server calls it periodically.
+   * the retention, expired list entries, and session descriptions put longer ago than they are
+   * kept (see {@linkcode SessionStore}). The server calls it periodically.
    */
   prune(now: number): Promise<PruneResult>;
   /**
