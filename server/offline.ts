@@ -244,7 +244,11 @@ export class OfflineDelivery {
       }));
   }
 
-  /** Keeps the session's description in the store when it changed or is getting old. */
+  /**
+   * Keeps the session's description in the store when it changed, or when it was put half a
+   * retention ago or more: the store keeps a description 1.5 retentions after its last put
+   * (`SessionStore`), so every entry this session stores finds it for as long as it is kept.
+   */
   async #describe(session: Session, now: number): Promise<void> {
     const stored = session.stored;
     if (
