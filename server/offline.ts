@@ -270,6 +270,8 @@ export class OfflineDelivery {
 
   /** Puts `session` in the live room and answers `joined` (the room's members, offline, seq). */
   #liveJoin(session: Session, name: string, seq: number): void {
+    // A session that ended while its turn came (a store over the network is slow) joins nothing.
+    if (session.ending || session.closed) return;
     const room = this.#context.rooms.join(session, name);
     if (typeof room === "string") {
       return refuse(session, room, { room: name }, `${ERROR_CODES[room]}: ${name}`);
