@@ -1,6 +1,7 @@
 /**
  * `openchat serve`: the chat server. Creates the CA on first run, keeps the server certificate
- * current, listens on TLS, records the address it listens on (for invites), and shuts down
+ * current, opens the message store (`openchat-store.db` in the data directory: persistent rooms,
+ * room logs, inboxes and pre-keys, with the retention given), listens on TLS, records the address it listens on (for invites), and shuts down
  * cleanly on SIGINT or SIGTERM. A CA whose database is missing or belongs to another CA refuses
  * to start (see `server/authority.ts`).
  *
@@ -19,6 +20,16 @@ import { ensureServerIdentity } from "../server/server_identity.ts";
 import { asCliError } from "./ca_command.ts";
 import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
 import { askPassphrase } from "./passphrase.ts";
+import { join } from "node:path";
+import {
+  DEFAULT_MAX_ROOM_MESSAGES,
+  DEFAULT_RETENTION_MS,
+  SqliteStore,
+  STORE_FILE,
+  StoreError,
+} from "../server/store/mod.ts";
+
+const DAY_MS = 86_400_000;
 
 /** Default listening address: loopback only, until the operator chooses otherwise. */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -48,6 +59,18 @@ export function serveCommand() {
       integerIn(1, 1_000_000),
       RATE_PER_SECOND,
     )
+    .option(
+      "--retention-days <n>",
+      "days the server keeps room messages and inbox items for offline members",
+      integerIn(1, 3650),
+      DEFAULT_RETENTION_MS / DAY_MS,
+    )
+    .option(
+      "--retention-messages <n>",
+      "most messages kept per room (older ones go first)",
+      integerIn(1, 10_000_000),
+      DEFAULT_MAX_ROOM_MESSAGES,
+    )
     .addOption(
       new Option("--log-level <level>", "least severe log lines to print")
         .choices(["debug", "info", "warn", "error"] as const)
@@ -73,6 +96,18 @@ export function serveCommand() {
       if (identity.issuedBecause) {
         logger.log("info", "server_certificate_issued", { reason: identity.issuedBecause });
       }
+      const retentionMs = options.retentionDays * DAY_MS;
+      let store: SqliteStore;
+      try {
+        store = await SqliteStore.open(join(ca.dataDir, STORE_FILE), {
+          retentionMs,
+          maxMessagesPerRoom: options.retentionMessages,
+        });
+      } catch (error) {
+        ca.close();
+        if (error instanceof StoreError) throw new CliError(error.message);
+        throw error;
+      }
       const dial = wildcard ? (options.hostname[0] ?? "localhost") : options.host;
       const dialHost = dial.includes(":") ? `[${dial}]` : dial;
       let target = `${dialHost}:${options.port}`;
@@ -86,6 +121,8 @@ export function serveCommand() {
           records: ca.store,
           registrar: new CaRegistrar(ca, () => [target]),
           logger,
+          store,
+          retentionMs,
           limits: {
             maxSessions: options.maxSessions,
             ratePerSecond: options.rateLimit,
@@ -93,6 +130,7 @@ export function serveCommand() {
           },
         });
       } catch (error) {
+        await store.close();
         ca.close();
         throw new CliError(
           `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`,
@@ -105,6 +143,9 @@ export function serveCommand() {
       say(`openchat server listening on ${server.address}`);
       say(`  data directory:            ${ca.dataDir}`);
       say(`  CA fingerprint (SHA-256):  ${ca.fingerprint}`);
+      say(
+        `  messages kept:             ${options.retentionDays} days, at most ${options.retentionMessages} per room`,
+      );
       say(`  invites dial:              ${target}`);
       say(`Next:`);
       say(`  invite someone:  openchat ca invite alice --data-dir ${ca.dataDir}`);
@@ -113,6 +154,7 @@ export function serveCommand() {
       const deadline = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS + 2_000);
       await server.shutdown();
       clearTimeout(deadline);
+      await store.close();
       ca.close();
       logger.log("info", "stopped");
     });

@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   no_such_user: "That user is not online",
   stale_session: "That user's session changed; look them up again",
   membership_changed: "The room's membership changed since this message was sealed; seal it again",
+  store_unavailable: "The server could not store this; it was not delivered",
+  too_many_prekeys: "This device already has the maximum number of one-time pre-keys stored",
   // Devices
   too_many_invites: "Too many invites are pending; wait for some to be used or to expire",
   too_many_devices: "This user already has the maximum number of devices",

@@ -360,7 +360,9 @@ export type ServerMessage =
   /** Part of this device's inbox (`done` on the last frame); `dropped`: items lost unread. */
   | { type: "inbox"; items: InboxItem[]; sessions: MemberInfo[]; dropped: number; done: boolean }
   | { type: "prekeys_stored"; onetime: number }
-  | { type: "bundles"; id: string; bundles: PrekeyBundle[] }
+  /** Pre-key bundles for a `bundles` request; an answer that does not fit one frame is split, all
+   * but the last frame marked `more: true`. */
+  | { type: "bundles"; id: string; bundles: PrekeyBundle[]; more?: boolean }
   /** A device got a link after its session was described: to its co-members and itself. */
   | { type: "link"; user: string; device: string; session: string; link: string }
   | { type: "ping" }
@@ -670,6 +672,13 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         },
       };
       if (f.link !== undefined) welcome.link = payloadField(f, "link", MAX_LINK_CHARS);
+      if (f.prekeys !== undefined) {
+        const prekeys = objectOf(f.prekeys, "prekeys");
+        welcome.prekeys = {
+          signed: boolField(prekeys, "signed"),
+          onetime: seqField(prekeys, "onetime"),
+        };
+      }
       return welcome;
     }
     case "error": {
@@ -831,8 +840,8 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       };
     case "prekeys_stored":
       return { type: "prekeys_stored", onetime: seqField(f, "onetime") };
-    case "bundles":
-      return {
+    case "bundles": {
+      const message: Extract<ServerMessage, { type: "bundles" }> = {
         type: "bundles",
         id: idField(f),
         bundles: arrayField(f, "bundles", MAX_BUNDLE_DEVICES, (item) => {
@@ -848,6 +857,9 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
           return bundle;
         }),
       };
+      if (f.more !== undefined) message.more = boolField(f, "more");
+      return message;
+    }
     case "ack":
       return {
         type: "ack",

@@ -35,6 +35,13 @@ import {
   type VerifiedClient,
 } from "./setup.ts";
 import type { DeviceAdmin } from "./registrar.ts";
+import type { CertificateRecord } from "./ca_store.ts";
+import { decodeSinglePem } from "../crypto/pem.ts";
+import { type DeviceDirectory, OfflineDelivery } from "./offline.ts";
+import { type ChatStore, DEFAULT_RETENTION_MS } from "./store/mod.ts";
+
+/** How often the store's retention is applied by default: every ten minutes. */
+export const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /**
  * What the CA records (its SQLite store, in production): the server admits only certificates
@@ -46,6 +53,12 @@ export interface CertificateRecords {
   revokedSerials(): Set<string>;
   /** Changes whenever another process may have revoked something. */
   dataVersion(): number;
+  /** The certificates of `name`'s `device`, oldest first. */
+  byDevice(name: string, device: string): CertificateRecord[];
+  /** Device labels of `name` with a certificate neither revoked nor expired at `now`. */
+  activeDevices(name: string, now: Date): string[];
+  /** The certificate with this serial, if recorded. */
+  bySerial(serial: string): CertificateRecord | undefined;
 }
 
 /** Everything a server needs to start. */
@@ -59,6 +72,18 @@ export interface ChatServerOptions {
   registrar?: SetupRegistrar & DeviceAdmin;
   limits?: Partial<ServerLimits>;
   logger?: Logger;
+  /**
+   * The store of persistent rooms, room logs, inboxes and pre-keys (issue 12). The server uses
+   * it but does not close it. Without one (undefined), rooms live while they have sessions and
+   * nothing is kept: the behaviour before issue 12, kept for comparison (the benchmark).
+   */
+  store?: ChatStore;
+  /** The store's retention (what it was opened with), so kept descriptions stay fresh. */
+  retentionMs?: number;
+  /** How often retention is applied; default {@linkcode PRUNE_INTERVAL_MS}. */
+  pruneIntervalMs?: number;
+  /** The store's clock, ms since the epoch (tests move it); default `Date.now`. */
+  clock?: () => number;
 }
 
 /** Counts for monitoring and tests. */
@@ -78,6 +103,13 @@ export class ChatServer implements RouterContext {
   readonly #records: CertificateRecords;
   /** Enrolment, renewal and device administration, when the server has its CA. */
   readonly devices: DeviceAdmin | undefined;
+  /** Persistent rooms, logs, inboxes and pre-keys, when the server has a store. */
+  readonly offline: OfflineDelivery | undefined;
+  readonly #pruneIntervalMs: number;
+  /** Work that outlives the frame that started it (enrolment, revocation); awaited at shutdown. */
+  readonly #background = new Set<Promise<void>>();
+  /** Revoked serials already acted on. */
+  #knownRevoked: Set<string>;
   /** Connections in set-up, with the monotonic time they were accepted. */
   readonly #pending = new Map<FramedConnection, number>();
   /** Sessions by `user/device`. */
@@ -98,6 +130,16 @@ export class ChatServer implements RouterContext {
     this.#revocationVersion = options.records.dataVersion();
     this.devices = options.registrar;
     this.rooms = new RoomRegistry(this.limits.maxRoomMembers, this.limits.maxRoomsPerSession);
+    this.#knownRevoked = options.store ? options.records.revokedSerials() : new Set();
+    this.#pruneIntervalMs = options.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
+    this.offline = options.store
+      ? new OfflineDelivery(this, {
+        store: options.store,
+        directory: certificateDirectory(options.records),
+        clock: options.clock ?? Date.now,
+        retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+      })
+      : undefined;
     const cache = new CertificateCache(options.caCert);
     this.#setupContext = {
       caCert: options.caCert,
@@ -127,6 +169,8 @@ export class ChatServer implements RouterContext {
       maxSetupsPerAddress: limits.maxSetupsPerAddress,
     });
     const server = new ChatServer(options, listener);
+    // Devices revoked while the server was not running are forgotten now (idempotent).
+    server.#forgetRevoked(server.#knownRevoked);
     server.#startTimers();
     void server.#acceptLoop();
     server.#log.log("info", "listening", { addr: server.address });
@@ -173,6 +217,7 @@ export class ChatServer implements RouterContext {
    * from another session; revocations by `openchat ca revoke` are noticed by polling).
    */
   closeRevoked(serials: readonly string[]): void {
+    this.#forgetRevoked(serials);
     const revoked = new Set(serials);
     for (const session of [...this.#sessions.values()]) {
       if (revoked.has(session.serial)) this.#closeRevokedSession(session);
@@ -197,7 +242,11 @@ export class ChatServer implements RouterContext {
       devices?.delete(session);
       if (devices?.size === 0) this.#byUser.delete(session.user);
     }
-    this.rooms.leaveAll(session, code ?? "quit");
+    this.rooms.leaveAll(
+      session,
+      code ?? "quit",
+      this.offline?.leaveDetails(session, code ?? "quit"),
+    );
     if (code) {
       // A slow reader is told at once, ahead of the backlog it is not reading; anyone else gets
       // everything queued for it first, then the reason.
@@ -248,6 +297,38 @@ export class ChatServer implements RouterContext {
     ];
     await Promise.all(connections.map((conn) => conn.close(SHUTDOWN_GRACE_MS)));
     await Promise.all(this.#handlers);
+    await Promise.all(this.#background);
+  }
+
+  /** Applies the store's retention now (the server also does every `pruneIntervalMs`). */
+  async prune(): Promise<void> {
+    if (!this.offline) return;
+    const removed = await this.offline.prune();
+    if (removed.roomEntries + removed.inboxItems + removed.sessions + removed.listEntries > 0) {
+      this.#log.log("info", "pruned", { ...removed });
+    }
+  }
+
+  /** Runs store work that no frame waits for, logging a failure; shutdown waits for it. */
+  #inBackground(what: string, work: () => Promise<void>): void {
+    const running = work().catch((error) => {
+      this.#log.log("error", "store_failed", { in: what, error: String(error?.stack ?? error) });
+    });
+    this.#background.add(running);
+    void running.finally(() => this.#background.delete(running));
+  }
+
+  /** Devices of these newly revoked serials stop being member devices (see `offline.ts`). */
+  #forgetRevoked(serials: Iterable<string>): void {
+    const offline = this.offline;
+    if (!offline) return;
+    const devices: { user: string; device: string }[] = [];
+    for (const serial of serials) {
+      this.#knownRevoked.add(serial);
+      const record = this.#records.bySerial(serial);
+      if (record) devices.push({ user: record.name, device: record.device });
+    }
+    if (devices.length > 0) this.#inBackground("revoked", () => offline.devicesRevoked(devices));
   }
 
   async #acceptLoop(): Promise<void> {
@@ -312,6 +393,14 @@ export class ChatServer implements RouterContext {
       void conn.close(CLOSE_GRACE_MS);
       this.#log.log("info", step.reply?.type ?? "setup_closed", { addr: conn.remote });
       const enrolled = step.enrolled;
+      const offline = this.offline;
+      if (enrolled && offline) {
+        // A member user's new device is a member device of its rooms from now on.
+        this.#inBackground(
+          "enrolled",
+          () => offline.deviceEnrolled(enrolled.user, enrolled.device),
+        );
+      }
       if (enrolled?.invitedBy) {
         // The device that asked for the invite may be online: it can vouch for the new one now.
         for (const inviter of this.sessionsOf(enrolled.user)) {
@@ -322,14 +411,26 @@ export class ChatServer implements RouterContext {
     }
     if (step.reply) conn.sendMessage(step.reply);
     if (!step.verified) return undefined;
-    const session = this.#register(step.verified, conn);
+    // What the store holds of this device's pre-keys, for `welcome` (so it can top them up).
+    const prekeys = await this.offline?.prekeyStatus(
+      `${step.verified.user}/${step.verified.device}`,
+    ).catch((error) => {
+      this.#log.log("error", "store_failed", { in: "welcome", error: String(error) });
+      return undefined;
+    });
+    if (conn.closed) return undefined;
+    const session = this.#register(step.verified, conn, prekeys);
     this.#pending.delete(conn);
     tls.endSetup();
     this.offerLinks(session);
     return session;
   }
 
-  #register(client: VerifiedClient, conn: FramedConnection): Session {
+  #register(
+    client: VerifiedClient,
+    conn: FramedConnection,
+    prekeys?: { signed: boolean; onetime: number },
+  ): Session {
     const key = `${client.user}/${client.device}`;
     const existing = this.#sessions.get(key);
     if (!existing && this.#sessions.size >= this.limits.maxSessions) {
@@ -362,6 +463,7 @@ export class ChatServer implements RouterContext {
       device: client.device,
       session: id,
       ...(session.link ? { link: session.link } : {}),
+      ...(prekeys ? { prekeys } : {}),
       limits: {
         maxFrameBytes: this.limits.maxFrameBytes,
         ratePerSecond: this.limits.ratePerSecond,
@@ -437,6 +539,11 @@ export class ChatServer implements RouterContext {
         revocationPollMs,
       ),
     );
+    if (this.offline) {
+      this.#timers.push(
+        setInterval(() => this.#inBackground("prune", () => this.prune()), this.#pruneIntervalMs),
+      );
+    }
   }
 
   /** Runs a timer's work so that a bug in it is logged, never fatal to the whole server. */
@@ -501,6 +608,8 @@ export class ChatServer implements RouterContext {
       return;
     }
     this.#revocationVersion = version;
+    // Revoked by another process (`openchat ca revoke`): their devices stop being member devices.
+    this.#forgetRevoked([...revoked].filter((serial) => !this.#knownRevoked.has(serial)));
     for (const session of [...this.#sessions.values()]) {
       if (revoked.has(session.serial)) this.#closeRevokedSession(session);
     }
@@ -515,4 +624,28 @@ export class ChatServer implements RouterContext {
     });
     this.closeSession(session, "revoked");
   }
+}
+
+/** The CA's records as the store's view of devices: which are valid, and their certificates. */
+function certificateDirectory(records: CertificateRecords): DeviceDirectory {
+  const encoded = new Map<string, string>();
+  return {
+    validDevices: (user) => records.activeDevices(user, new Date()),
+    currentCert(user, device) {
+      const now = Date.now();
+      const certificates = records.byDevice(user, device);
+      for (let i = certificates.length - 1; i >= 0; i--) {
+        const record = certificates[i]!;
+        if (record.revokedAt || Date.parse(record.notAfter) <= now) continue;
+        let cert = encoded.get(record.serial);
+        if (!cert) {
+          cert = toBase64Url(decodeSinglePem(record.certPem, "CERTIFICATE"), false);
+          if (encoded.size >= 10_000) encoded.clear();
+          encoded.set(record.serial, cert);
+        }
+        return cert;
+      }
+      return undefined;
+    },
+  };
 }

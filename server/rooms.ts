@@ -1,12 +1,14 @@
 /**
- * Rooms: named sets of sessions. A room exists while it has members. Joining and leaving tell
- * the other members (presence, with the session's announcement so they can agree keys).
+ * Rooms: named sets of live sessions. A live room exists while it has sessions in it (the
+ * persistent room, its members and its log are in the store, see `server/offline.ts`). Joining
+ * and leaving tell the other sessions (presence, with the session's announcement so they can
+ * agree keys).
  *
  * @module
  */
 
 import { encodeFrame } from "../protocol/framing.ts";
-import { MAX_LISTED_ROOMS, type MemberInfo } from "../protocol/messages.ts";
+import { MAX_LISTED_ROOMS, type MemberInfo, type OfflineDevice } from "../protocol/messages.ts";
 import type { Session } from "./session.ts";
 
 /** A room and its members by session id. */
@@ -34,6 +36,14 @@ export class Room {
 /** Why a join was refused. */
 export type JoinRefusal = "room_full" | "too_many_rooms";
 
+/** What a `presence` leave may say beyond who left and why. */
+export interface LeaveDetails {
+  /** False when the user is no longer a member at all. */
+  member?: boolean;
+  /** The session's device, which stays a member device while offline. */
+  offline?: OfflineDevice;
+}
+
 /** Every room on the server. */
 export class RoomRegistry {
   readonly #rooms = new Map<string, Room>();
@@ -60,8 +70,8 @@ export class RoomRegistry {
   join(session: Session, name: string): Room | JoinRefusal {
     let room = this.#rooms.get(name);
     if (room?.members.has(session.id)) return room;
-    if (session.rooms.size >= this.maxRoomsPerSession) return "too_many_rooms";
-    if (room && room.members.size >= this.maxRoomMembers) return "room_full";
+    const refusal = this.refusal(session, name);
+    if (refusal) return refusal;
     if (!room) {
       room = new Room(name);
       this.#rooms.set(name, room);
@@ -81,11 +91,21 @@ export class RoomRegistry {
     return room;
   }
 
+  /** Why `session` could not join `name` now, if it could not (without joining). */
+  refusal(session: Session, name: string): JoinRefusal | undefined {
+    const room = this.#rooms.get(name);
+    if (room?.members.has(session.id)) return undefined;
+    if (session.rooms.size >= this.maxRoomsPerSession) return "too_many_rooms";
+    if (room && room.members.size >= this.maxRoomMembers) return "room_full";
+    return undefined;
+  }
+
   /**
    * Removes `session` from `room`, telling the others why: `left` for a leave, anything else
-   * (`quit`, `replaced`, ...) says the session ended. Empty rooms disappear.
+   * (`quit`, `replaced`, ...) says the session ended; `details` add whether the user is still a
+   * member and, if so, its device as an offline one. Empty rooms disappear.
    */
-  leave(session: Session, room: Room, reason = "left"): void {
+  leave(session: Session, room: Room, reason = "left", details: LeaveDetails = {}): void {
     if (!room.members.delete(session.id)) return;
     session.rooms.delete(room);
     room.version += 1;
@@ -103,13 +123,25 @@ export class RoomRegistry {
         session: session.id,
         version: room.version,
         reason,
+        ...details,
       }),
     );
   }
 
-  /** Removes `session` from every room it is in. */
-  leaveAll(session: Session, reason: string): void {
-    for (const room of [...session.rooms]) this.leave(session, room, reason);
+  /**
+   * Removes `session` from every room it is in; `details` says, per room, what its presence
+   * leave adds.
+   */
+  leaveAll(session: Session, reason: string, details?: (room: Room) => LeaveDetails): void {
+    for (const room of [...session.rooms]) {
+      this.leave(session, room, reason, details?.(room) ?? {});
+    }
+  }
+
+  /** Changes `room`'s version and sends every session in it `frame(version)`. */
+  announceChange(room: Room, frame: (version: number) => Uint8Array): void {
+    room.version += 1;
+    room.broadcast(frame(room.version));
   }
 
   /** The other members of `room` as the joiner needs them. */

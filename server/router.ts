@@ -8,23 +8,33 @@
  */
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
-import { encodeFrame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
+import { encodeFrame } from "../protocol/framing.ts";
 import {
   type ClientMessage,
   MAX_LISTED_DEVICES,
   MAX_LISTED_MEMBERS,
   MAX_PEER_SESSIONS,
-  type MemberInfo,
 } from "../protocol/messages.ts";
+import { joinedFrames } from "./joined.ts";
+import type { OfflineDelivery } from "./offline.ts";
 import type { DeviceAdmin } from "./registrar.ts";
+import { refuse } from "./refuse.ts";
 import type { Room, RoomRegistry } from "./rooms.ts";
 import type { Session } from "./session.ts";
+import { StoreError, UnknownRoomError } from "./store/mod.ts";
+
+export { joinedFrames } from "./joined.ts";
 
 /** What routing needs from the server. */
 export interface RouterContext {
   readonly rooms: RoomRegistry;
   /** The CA's device administration, when the server has its CA. */
   readonly devices?: DeviceAdmin;
+  /**
+   * Persistent rooms, the room log, inboxes and pre-keys, when the server has a store. Without
+   * one, rooms live while they have sessions and nothing is kept (the behaviour before issue 12).
+   */
+  readonly offline?: OfflineDelivery;
   /** The current sessions of `user`, one per device online. */
   sessionsOf(user: string): Session[];
   /** The live session with this id, if any. */
@@ -37,14 +47,39 @@ export interface RouterContext {
   closeRevoked(serials: readonly string[]): void;
 }
 
-/** Sends a non-fatal error about one request (naming its message id or room, if any). */
-function refuse(
+/**
+ * Runs a request that uses the store: a store that fails (disk, lock, closed) refuses the
+ * request with `store_unavailable` (naming it), and nothing was delivered; the session goes on.
+ */
+async function stored(
   session: Session,
-  code: ErrorCode,
-  about: { id?: string; room?: string } = {},
-  message: string = ERROR_CODES[code],
-) {
-  session.send({ type: "error", code, message, fatal: false, ...about });
+  about: { id?: string; room?: string },
+  work: () => void | Promise<void>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof UnknownRoomError) {
+      return refuse(session, "not_in_room", about, `No room ${error.room}`);
+    }
+    if (error instanceof StoreError) {
+      return refuse(
+        session,
+        "store_unavailable",
+        about,
+        `${ERROR_CODES.store_unavailable} (${error.code})`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** The store, or a fatal `unexpected` for a request only a server with a store serves. */
+function offline(context: RouterContext, type: string): OfflineDelivery {
+  if (!context.offline) {
+    throw new ProtocolError("unexpected", `"${type}" needs a server that keeps a store`);
+  }
+  return context.offline;
 }
 
 /**
@@ -81,7 +116,11 @@ export function route(
     case "announce": {
       const first = session.announce === undefined;
       session.announce = message.payload;
-      if (first) return;
+      if (first) {
+        // Back into every room its user is a member of, without asking.
+        const store = context.offline;
+        return store && stored(session, {}, () => store.rejoin(session));
+      }
       // Tell everyone who shares a room, once each, that this session re-announced.
       const frame = encodeFrame({
         type: "announce",
@@ -115,6 +154,10 @@ export function route(
       if (session.announce === undefined) {
         return refuse(session, "announce_required", { room: message.room });
       }
+      const store = context.offline;
+      if (store) {
+        return stored(session, { room: message.room }, () => store.join(session, message.room));
+      }
       const room = context.rooms.join(session, message.room);
       if (typeof room === "string") {
         return refuse(
@@ -135,6 +178,10 @@ export function route(
     case "leave": {
       const room = memberRoom(context, session, message.room);
       if (!room) return;
+      const store = context.offline;
+      if (store) {
+        return stored(session, { room: message.room }, () => store.leave(session, message.room));
+      }
       context.rooms.leave(session, room);
       session.send({ type: "left", room: message.room });
       return;
@@ -162,6 +209,7 @@ export function route(
         : memberRoom(context, session, message.room);
       if (message.room !== undefined && !room) return;
       for (const item of message.items) {
+        if (item.to.includes("/")) continue; // a device's inbox: below
         const target = room ? room.members.get(item.to) : context.sessionById(item.to);
         if (!target || target === session) continue;
         target.send({
@@ -173,12 +221,29 @@ export function route(
           payload: item.payload,
         });
       }
-      return;
+      // Items addressed to a device (`user/device`) wait in its inbox; without a store they are
+      // dropped like items for a session that is gone.
+      const store = context.offline;
+      if (!store || !message.items.some((item) => item.to.includes("/"))) return;
+      if (session.announce === undefined) return refuse(session, "announce_required");
+      return stored(
+        session,
+        message.room ? { room: message.room } : {},
+        () => store.keysToInboxes(session, message),
+      );
     }
 
     case "msg": {
       const room = memberRoom(context, session, message.room, message.id);
       if (!room) return;
+      const store = context.offline;
+      if (store) {
+        return stored(
+          session,
+          { id: message.id, room: message.room },
+          () => store.relay(session, message),
+        );
+      }
       if (message.version !== undefined && message.version !== room.version) {
         // Sealed for a membership that has changed since: relaying it would hand a newcomer a
         // message they have no key for (or a leaver one that was not meant for them).
@@ -200,6 +265,22 @@ export function route(
     }
 
     case "dm": {
+      if (message.device !== undefined) {
+        // To a device's inbox (it is offline, or the sender could not tell).
+        const store = context.offline;
+        if (!store) {
+          return refuse(
+            session,
+            "no_such_device",
+            { id: message.id },
+            "This server keeps no inboxes",
+          );
+        }
+        if (session.announce === undefined) {
+          return refuse(session, "announce_required", { id: message.id });
+        }
+        return stored(session, { id: message.id }, () => store.dmToInbox(session, message));
+      }
       const online = context.sessionsOf(message.to).filter((candidate) => !candidate.ending);
       if (online.length === 0) {
         return refuse(session, "no_such_user", { id: message.id }, `${message.to} is not online`);
@@ -306,13 +387,34 @@ export function route(
     case "pong":
       return;
 
-    // Issue 12 (offline delivery): the server side is being built on its own branch.
-    case "history":
-    case "inbox":
-    case "inbox_ack":
-    case "prekeys":
-    case "bundles":
-      throw new ProtocolError("unexpected", `"${message.type}" is not served yet`);
+    case "history": {
+      const store = offline(context, message.type);
+      return stored(
+        session,
+        { room: message.room },
+        () => store.history(session, message.room, message.after),
+      );
+    }
+
+    case "inbox": {
+      const store = offline(context, message.type);
+      return stored(session, {}, () => store.inbox(session, message.after));
+    }
+
+    case "inbox_ack": {
+      const store = offline(context, message.type);
+      return stored(session, {}, () => store.inboxAck(session, message.upto));
+    }
+
+    case "prekeys": {
+      const store = offline(context, message.type);
+      return stored(session, {}, () => store.prekeys(session, message));
+    }
+
+    case "bundles": {
+      const store = offline(context, message.type);
+      return stored(session, { id: message.id }, () => store.bundles(session, message));
+    }
 
     default: {
       const unreachable: never = message;
@@ -371,7 +473,8 @@ export function recipientsOf(
     case "msg":
     case "leave": {
       if (message.room === undefined) {
-        // Direct chains: the sessions the items name, wherever they are.
+        // Direct chains: the sessions the items name, wherever they are. Items addressed to a
+        // device (`user/device`) go to its inbox and reach no live session.
         const targets = new Set<Session>([session]);
         for (const item of (message as Extract<ClientMessage, { type: "keys" }>).items) {
           const target = context.sessionById(item.to);
@@ -379,14 +482,20 @@ export function recipientsOf(
         }
         return [...targets];
       }
-      // A non-member is only refused (`not_in_room`): its reply goes to itself alone.
+      // A non-member is only refused (`not_in_room`): its reply goes to itself alone. A `leave`
+      // reaches the room's sessions (the user's own among them, each told `left`).
       const room = context.rooms.get(message.room);
       return room?.members.has(session.id) ? [session, ...room.members.values()] : [session];
     }
     case "join": {
-      // Everyone already in the room hears the newcomer's presence.
+      // Everyone already in the room hears the newcomer's presence; with a store, the user's
+      // other live sessions come in too when the user was not a member.
       const room = context.rooms.get(message.room);
-      return room ? [session, ...room.members.values()] : [session];
+      const targets = new Set<Session>([session, ...room?.members.values() ?? []]);
+      if (context.offline) {
+        for (const other of context.sessionsOf(session.user)) targets.add(other);
+      }
+      return [...targets];
     }
     case "announce":
     case "agreement": {
@@ -410,7 +519,9 @@ export function recipientsOf(
       return [...told];
     }
     case "dm": {
-      // The one session of `to` the message names, as `route` picks it (a user may have several).
+      // The one session of `to` the message names, as `route` picks it (a user may have several);
+      // a `dm` to a device goes to its inbox and reaches no live session.
+      if (message.session === undefined) return [session];
       const target = context.sessionsOf(message.to).find((candidate) =>
         candidate.id === message.session
       );
@@ -426,6 +537,8 @@ export function recipientsOf(
     case "who":
     case "ping":
     case "pong":
+    // The store's requests: answered to the sender only (`history`, `inbox` and `bundles` in
+    // frames that wait while the sender is behind; see `server/offline.ts`).
     case "history":
     case "inbox":
     case "inbox_ack":
@@ -455,41 +568,4 @@ function memberRoom(
   if (room?.members.has(session.id)) return room;
   refuse(session, "not_in_room", { ...(id ? { id } : {}), room: name }, `Not a member of ${name}`);
   return undefined;
-}
-
-/** Room for the frame's own fields (type, room name, `more`) beside the member list. */
-const JOINED_OVERHEAD_BYTES = 256;
-
-/**
- * The `joined` answer as frames: every member, in as many frames as it takes to keep each
- * within {@linkcode MAX_FRAME_BYTES} and {@linkcode MAX_LISTED_MEMBERS}; all but the last say
- * `more: true`. A room of a hundred members with real announcements needs two or more.
- */
-export function joinedFrames(room: string, version: number, members: MemberInfo[]): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  const budget = MAX_FRAME_BYTES - FRAME_HEADER_BYTES - JOINED_OVERHEAD_BYTES;
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i <= members.length; i++) {
-    const member = members[i];
-    // Every field is ASCII, so the JSON text's length is its byte length.
-    const size = member ? JSON.stringify(member).length + 1 : 0;
-    if (member && bytes + size <= budget && i - start < MAX_LISTED_MEMBERS) {
-      bytes += size;
-      continue;
-    }
-    const more = member !== undefined;
-    frames.push(encodeFrame({
-      type: "joined",
-      room,
-      members: members.slice(start, i),
-      offline: [],
-      version,
-      seq: 0,
-      ...(more ? { more: true } : {}),
-    }));
-    start = i;
-    bytes = size;
-  }
-  return frames;
 }

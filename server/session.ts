@@ -31,6 +31,13 @@ export class Session {
   agreement: string | undefined;
   /** A link by which another device of the same user vouches for this device (opaque). */
   link: string | undefined;
+  /**
+   * Per room this session is in: the room log's last sequence number when it joined (`joined.seq`);
+   * `history` answers up to it, live `msg` frames carry the rest.
+   */
+  readonly joinedSeq = new Map<string, number>();
+  /** The description last kept in the store for this session, and when (store time). */
+  stored: { announce: string; agreement?: string; link?: string; at: number } | undefined;
   /** Monotonic time a ping was last sent and not yet answered by any frame. */
   pingSentAt: number | undefined;
   /** Set once the session is being closed; nothing more is queued for it. */

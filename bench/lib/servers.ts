@@ -18,15 +18,18 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts `openchat`'s server on the bench CA, in a process of its own. */
+/**
+ * Starts `openchat`'s server on the bench CA, in a process of its own, with its message store
+ * (or, with `store: false`, without one).
+ */
 export async function startOpenchat(
   pki: BenchPki,
-  options: { exposeGc?: boolean } = {},
+  options: { exposeGc?: boolean; store?: boolean } = {},
 ): Promise<RunningServer> {
   const child = BenchChild.start(
-    "openchat server",
+    options.store === false ? "openchat server (no store)" : "openchat server",
     "procs/openchat_server.ts",
-    [pki.dataDir],
+    [pki.dataDir, ...(options.store === false ? ["--no-store"] : [])],
     options.exposeGc ? ["--v8-flags=--expose-gc"] : [],
   );
   const ready = await child.next(60_000);

@@ -2,10 +2,14 @@
  * The openchat server as the benchmark runs it: what `openchat serve` does (load the CA from a
  * data directory, the server certificate, the CA's records, `ChatServer.start`), in
  * its own process, with the per-session rate limit and the session and room sizes raised so a
- * load generator can saturate it. Every other check stays as shipped.
+ * load generator can saturate it. Every other check stays as shipped. It keeps a message store
+ * (issue 12) as `openchat serve` does, in a fresh temporary directory of its own so that every
+ * measurement starts from empty rooms; with `--no-store` it keeps none (the server before issue
+ * 12), so that the store's cost can be measured beside it.
  *
- * Usage: `deno run -A bench/procs/openchat_server.ts DATA_DIR`. Prints `{"ok":true,"port":N}`
- * when listening; answers `{"cmd":"stats"}`; shuts down when standard input closes.
+ * Usage: `deno run -A bench/procs/openchat_server.ts DATA_DIR [--no-store]`. Prints
+ * `{"ok":true,"port":N}` when listening; answers `{"cmd":"stats"}`; shuts down when standard
+ * input closes.
  *
  * @module
  */
@@ -14,6 +18,7 @@ import { CertificateAuthority } from "../../server/authority.ts";
 import { ChatServer } from "../../server/chat_server.ts";
 import { ensureServerIdentity } from "../../server/server_identity.ts";
 import { reply_, serveCommands } from "../lib/child.ts";
+import { SqliteStore, STORE_FILE } from "../../server/store/mod.ts";
 
 /** Limits raised for benchmarking; everything not named here is the default. */
 export const BENCH_LIMITS = {
@@ -32,6 +37,10 @@ async function main() {
   if (!dataDir) throw new Error("usage: openchat_server.ts DATA_DIR");
   const ca = await CertificateAuthority.load(dataDir);
   const identity = await ensureServerIdentity(ca, []);
+  const storeDir = Deno.args.includes("--no-store")
+    ? undefined
+    : await Deno.makeTempDir({ prefix: "openchat-bench-store-" });
+  const store = storeDir ? await SqliteStore.open(`${storeDir}/${STORE_FILE}`) : undefined;
   const server = await ChatServer.start({
     hostname: "127.0.0.1",
     port: 0,
@@ -39,6 +48,7 @@ async function main() {
     identity,
     records: ca.store,
     limits: BENCH_LIMITS,
+    store,
   });
   reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
   await serveCommands((command) => {
@@ -54,6 +64,8 @@ async function main() {
     return Promise.reject(new Error(`unknown command ${JSON.stringify(command.cmd)}`));
   });
   await server.shutdown();
+  await store?.close();
+  if (storeDir) await Deno.remove(storeDir, { recursive: true });
   ca.close();
   Deno.exit(0);
 }

@@ -19,6 +19,13 @@ export const DEFAULT_MAX_ROOM_MESSAGES = 10_000;
 export const DEFAULT_MAX_INBOX_ITEMS = 10_000;
 /** Most one-time pre-keys stored for one device; a batch that would pass it is refused. */
 export const MAX_ONE_TIME_PREKEYS = 200;
+/**
+ * A session description is kept this many times the retention after it was last put (see
+ * `SessionStore`): one retention for the entries, half of one for how stale a put may be.
+ */
+export const SESSION_KEEP_FACTOR = 1.5;
+/** Longest text of a stored session description (announcement, agreement, link), in characters. */
+export const MAX_DESCRIPTION_CHARS = 8192;
 /** Most entries of one kind (bans, mutes, invites) one room keeps; more are refused. */
 export const MAX_LIST_ENTRIES = 1000;
 

@@ -14,7 +14,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { BUSY_TIMEOUT_MS } from "../ca_store.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 
-const SCHEMA_VERSION = 1;
+/** Version 2 added session descriptions; version 1 files are upgraded in place. */
+const SCHEMA_VERSION = 2;
 
 // Sequence counters live apart from the rows they number (room_seqs, inbox_seqs) so that deleting
 // rows, or a whole room, never lets a number be assigned twice. Rows between `floor_seq` and
@@ -111,6 +112,22 @@ const SCHEMA = `
   );
 `;
 
+// Version 2: descriptions of the sessions that stored entries name. Nothing indexes the log or
+// the inbox by session (it would cost every append a page): a description is kept for a time
+// bound instead (see `SessionStore`).
+const SCHEMA_V2 = `
+  CREATE TABLE IF NOT EXISTS sessions (
+    session TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    device TEXT NOT NULL,
+    announce TEXT NOT NULL,
+    agreement TEXT,
+    link TEXT,
+    stored_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS sessions_by_stored_at ON sessions (stored_at);
+`;
+
 /**
  * Creates the schema in an empty file, or checks that a file holds this schema. A file with other
  * tables (the CA's `openchat.db` given by mistake, a newer store) is refused untouched.
@@ -119,6 +136,7 @@ function checkOrCreateSchema(db: DatabaseSync, path: string): void {
   const tables = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master").get() as { n: number };
   if (tables.n === 0) {
     db.exec(SCHEMA);
+    db.exec(SCHEMA_V2);
     db.prepare("INSERT INTO meta (key, value) VALUES ('store_schema', ?)").run(
       String(SCHEMA_VERSION),
     );
@@ -134,6 +152,11 @@ function checkOrCreateSchema(db: DatabaseSync, path: string): void {
   }
   if (found === undefined) {
     throw new StoreUnavailableError(`${path} is a SQLite database but not an openchat store`);
+  }
+  if (found === "1") {
+    db.exec(SCHEMA_V2);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'store_schema'").run(String(SCHEMA_VERSION));
+    return;
   }
   if (found !== String(SCHEMA_VERSION)) {
     throw new StoreUnavailableError(

@@ -183,6 +183,20 @@ export class SqliteLog implements RoomLogStore {
     });
   }
 
+  openDevices(room: string): Promise<string[]> {
+    return promised(() => {
+      checkRoom(room);
+      return this.db.step(
+        () =>
+          this.db.all<{ device: string }>(
+            "SELECT device FROM intervals WHERE room = ? AND to_seq IS NULL ORDER BY device",
+            room,
+          ),
+        "single",
+      ).map((row) => row.device);
+    });
+  }
+
   #intervalRows(room: string, device: string): IntervalRow[] {
     return this.db.all<IntervalRow>(
       "SELECT from_seq, to_seq FROM intervals WHERE room = ? AND device = ? ORDER BY from_seq",

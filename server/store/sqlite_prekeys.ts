@@ -88,6 +88,16 @@ export class SqlitePrekeys implements PrekeyStore {
     });
   }
 
+  status(device: string): Promise<{ signed: boolean; oneTime: number }> {
+    return promised(() => {
+      checkDevice(device);
+      return this.db.step(() => ({
+        signed: this.db.get("SELECT 1 FROM signed_prekeys WHERE device = ?", device) !== undefined,
+        oneTime: countOf(this.db, device),
+      }), "snapshot");
+    });
+  }
+
   countOneTime(device: string): Promise<number> {
     return promised(() => {
       checkDevice(device);

@@ -26,9 +26,11 @@ import { SqliteMembers } from "./sqlite_members.ts";
 import { SqliteModeration } from "./sqlite_moderation.ts";
 import { SqlitePrekeys } from "./sqlite_prekeys.ts";
 import { SqliteRooms } from "./sqlite_rooms.ts";
+import { pruneSessions, SqliteSessions } from "./sqlite_sessions.ts";
 import type { ChatStore, PruneResult, StoreOptions } from "./types.ts";
 import { checkDevice, checkTime, type ResolvedOptions, resolveOptions } from "./validate.ts";
 import { InvalidInputError } from "./errors.ts";
+import { SESSION_KEEP_FACTOR } from "./limits.ts";
 
 export type { Synchronous } from "./sqlite_db.ts";
 
@@ -51,6 +53,7 @@ export class SqliteStore implements ChatStore {
   readonly log: SqliteLog;
   readonly inbox: SqliteInbox;
   readonly prekeys: SqlitePrekeys;
+  readonly sessions: SqliteSessions;
   /** Retention and bounds in force, defaults filled in. */
   readonly options: Readonly<ResolvedOptions>;
   readonly #db: Db;
@@ -64,6 +67,7 @@ export class SqliteStore implements ChatStore {
     this.log = new SqliteLog(db, options.maxMessagesPerRoom);
     this.inbox = new SqliteInbox(db, options.maxInboxItems);
     this.prekeys = new SqlitePrekeys(db);
+    this.sessions = new SqliteSessions(db);
   }
 
   /**
@@ -88,7 +92,12 @@ export class SqliteStore implements ChatStore {
       checkTime("now", now);
       const cutoff = now - this.options.retentionMs; // older than this (strictly) goes
       return this.#db.step(() => {
-        const result: PruneResult = { roomEntries: 0, inboxItems: 0, listEntries: 0 };
+        const result: PruneResult = {
+          roomEntries: 0,
+          inboxItems: 0,
+          listEntries: 0,
+          sessions: 0,
+        };
         // Everything up to the newest expired entry goes, so a log stays one unbroken range.
         const rooms = this.#db.all<{ room: string; seq: number }>(
           "SELECT room, MAX(seq) AS seq FROM room_log WHERE ts < ? GROUP BY room",
@@ -105,6 +114,10 @@ export class SqliteStore implements ChatStore {
         result.listEntries = this.#db.run(
           "DELETE FROM room_lists WHERE until IS NOT NULL AND until <= ?",
           now,
+        );
+        result.sessions = pruneSessions(
+          this.#db,
+          now - this.options.retentionMs * SESSION_KEEP_FACTOR,
         );
         return result;
       });

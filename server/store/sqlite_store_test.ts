@@ -284,3 +284,41 @@ Deno.test("SqliteStore hands each one-time pre-key to one of two processes only"
     await fixture.dispose();
   }
 });
+
+Deno.test("SqliteStore.open() upgrades a schema 1 file in place: its data stays, sessions work", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, STORE_FILE);
+    const first = await SqliteStore.open(path);
+    await first.rooms.create("lobby", "alice", T0);
+    await first.log.append("lobby", logEntry("b2xk"));
+    await first.close();
+    // Back to what schema 1 had: no session descriptions, no indexes for them.
+    const db = new DatabaseSync(path);
+    db.exec("DROP TABLE sessions");
+    db.exec("UPDATE meta SET value = '1' WHERE key = 'store_schema'");
+    db.close();
+    const store = await SqliteStore.open(path);
+    try {
+      assertEquals(await store.log.lastSeq("lobby"), 1);
+      const record = {
+        session: "c2Vzc2lvbg",
+        user: "alice",
+        device: "laptop",
+        announce: "YQ",
+        agreement: null,
+        link: null,
+      };
+      await store.sessions.put(record, T0);
+      assertEquals(await store.sessions.get([record.session]), [record]);
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    const row = check.prepare("SELECT value FROM meta WHERE key = 'store_schema'").get();
+    check.close();
+    assertEquals(row?.value, "2");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -19,6 +19,7 @@ import type { ChatStore, StoreOptions } from "./types.ts";
 import { ROOM_CASES } from "./store_suite_rooms.ts";
 import { LOG_CASES } from "./store_suite_log.ts";
 import { INBOX_CASES } from "./store_suite_inbox.ts";
+import { SESSION_CASES } from "./store_suite_sessions.ts";
 
 /** A fresh, empty store and a way to reach the same data through another instance. */
 export interface StoreFixture {
@@ -44,7 +45,12 @@ export interface StoreCase {
 }
 
 /** Every case, for an engine that wants to run them another way. */
-export const STORE_CASES: readonly StoreCase[] = [...ROOM_CASES, ...LOG_CASES, ...INBOX_CASES];
+export const STORE_CASES: readonly StoreCase[] = [
+  ...ROOM_CASES,
+  ...LOG_CASES,
+  ...INBOX_CASES,
+  ...SESSION_CASES,
+];
 
 /** Registers every case of the suite as a `Deno.test` named `"<engine>: <case>"`. */
 export function storeSuite(engine: string, factory: StoreFactory): void {

@@ -173,6 +173,26 @@ export interface PruneResult {
   roomEntries: number;
   inboxItems: number;
   listEntries: number;
+  /** Session descriptions put longer ago than they are kept. */
+  sessions: number;
+}
+
+/**
+ * How a sender's session described itself (opaque to the store: the clients sign what matters),
+ * kept so that a device reading history or its inbox later can verify what that session sent.
+ */
+export interface SessionRecord {
+  /** The session id (an opaque token). */
+  session: string;
+  user: string;
+  /** The device label. */
+  device: string;
+  /** Its announcement. */
+  announce: string;
+  /** Its latest agreement statement, or null. */
+  agreement: string | null;
+  /** The link that vouches for its device, or null. */
+  link: string | null;
 }
 
 /** Rooms that exist until their owner deletes them. */
@@ -282,6 +302,8 @@ export interface RoomLogStore {
   closeInterval(room: string, device: DeviceAddress): Promise<boolean>;
   /** `device`'s intervals in `room`, oldest first. */
   intervals(room: string, device: DeviceAddress): Promise<Interval[]>;
+  /** The devices with an open interval in `room` (its member devices now), in address order. */
+  openDevices(room: string): Promise<DeviceAddress[]>;
 }
 
 /** Each device's inbox of ciphertext addressed to it alone. */
@@ -319,6 +341,27 @@ export interface PrekeyStore {
   take(device: DeviceAddress): Promise<PrekeyBundle | undefined>;
   /** How many one-time pre-keys the device has left. */
   countOneTime(device: DeviceAddress): Promise<number>;
+  /** Whether the device has a signed pre-key, and how many one-time pre-keys it has left. */
+  status(device: DeviceAddress): Promise<{ signed: boolean; oneTime: number }>;
+}
+
+/**
+ * The descriptions of the sessions that stored entries and items name. A description is kept
+ * `SESSION_KEEP_FACTOR` (1.5) times `retentionMs` after it was last put; `prune` removes it
+ * then. A server that puts a session's description again at least every `retentionMs / 2` while
+ * it stores entries or items naming that session therefore never loses a description that a
+ * stored entry needs: every such entry is at most half a retention younger than the last put,
+ * and goes a retention after it was stored. (No index of the log by session is kept for this:
+ * it would cost every append.)
+ */
+export interface SessionStore {
+  /** Keeps `record` (replacing an earlier description of the same session) as of `now`. */
+  put(record: SessionRecord, now: number): Promise<void>;
+  /**
+   * The stored descriptions of `sessions` (at most `MAX_READ_BATCH` ids), in the order asked;
+   * unknown ones are left out.
+   */
+  get(sessions: string[]): Promise<SessionRecord[]>;
 }
 
 /** Retention and bounds, shared by every implementation. */
@@ -339,9 +382,11 @@ export interface ChatStore {
   readonly log: RoomLogStore;
   readonly inbox: InboxStore;
   readonly prekeys: PrekeyStore;
+  readonly sessions: SessionStore;
   /**
    * Removes what retention no longer allows at `now`: log entries and inbox items older than
-   * the retention, and expired list entries. The server calls it periodically.
+   * the retention, expired list entries, and session descriptions put longer ago than they are
+   * kept (see {@linkcode SessionStore}). The server calls it periodically.
    */
   prune(now: number): Promise<PruneResult>;
   /**

@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_INBOX_ITEMS,
   DEFAULT_MAX_ROOM_MESSAGES,
   DEFAULT_RETENTION_MS,
+  MAX_DESCRIPTION_CHARS,
   MAX_KIND_CHARS,
   MAX_READ_BATCH,
   MAX_REASON_CHARS,
@@ -27,6 +28,7 @@ import {
   type OneTimePrekey,
   type Role,
   ROLES,
+  type SessionRecord,
   type SignedPrekey,
   type StoreOptions,
 } from "./types.ts";
@@ -41,7 +43,8 @@ const show = (value: unknown): string => {
   return String(value);
 };
 
-function bad(what: string, expected: string, value: unknown): never {
+/** Refuses `value` as not being `expected`. */
+export function bad(what: string, expected: string, value: unknown): never {
   throw new InvalidInputError(`${what} must be ${expected} (received ${show(value)})`);
 }
 
@@ -173,6 +176,25 @@ export function checkInboxItem(item: NewInboxItem): Required<NewInboxItem> {
     room: item.room === undefined || item.room === null ? null : checkRoom(item.room),
     ts: checkTime("ts", item.ts),
     payload: checkPayload(item.payload),
+  };
+}
+
+/** Checks a session description before it is kept. */
+export function checkSessionRecord(record: SessionRecord): SessionRecord {
+  const text = (what: string, value: unknown): string => {
+    if (typeof value !== "string" || value.length === 0) bad(what, "a non-empty string", value);
+    if (value.length > MAX_DESCRIPTION_CHARS) {
+      bad(what, `at most ${MAX_DESCRIPTION_CHARS} characters`, value);
+    }
+    return value;
+  };
+  return {
+    session: checkToken("session", record?.session),
+    user: checkName("user", record.user),
+    device: checkName("device", record.device),
+    announce: text("announce", record.announce),
+    agreement: record.agreement === null ? null : text("agreement", record.agreement),
+    link: record.link === null ? null : text("link", record.link),
   };
 }
 

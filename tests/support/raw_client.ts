@@ -42,6 +42,8 @@ export interface AuthOptions {
 /** A TLS connection to the server that speaks frames. */
 export class RawClient {
   readonly received: ServerMessage[] = [];
+  /** Every message received, in order, including those `next` took (for checks over all frames). */
+  readonly all: ServerMessage[] = [];
   readonly #conn: Deno.TlsConn;
   readonly #decoder = new FrameDecoder();
   #waiters: Waiter[] = [];
@@ -101,6 +103,7 @@ export class RawClient {
           const message = decodeServerMessage(body);
           if (message.type === "ping" && this.autoPong) this.send({ type: "pong" });
           this.received.push(message);
+          this.all.push(message);
           const waiter = this.#waiters.find((w) => w.match(message));
           if (waiter) {
             this.#waiters = this.#waiters.filter((w) => w !== waiter);

@@ -20,6 +20,7 @@ import type { ServerLimits } from "../../server/limits.ts";
 import { type Logger, type LogLevel, type LogValue } from "../../server/log.ts";
 import { ensureServerIdentity } from "../../server/server_identity.ts";
 import { formatIdentityFile } from "../../protocol/identity_file.ts";
+import { SqliteStore, type SqliteStoreOptions, STORE_FILE } from "../../server/store/mod.ts";
 
 /** What a test client needs to authenticate. */
 export interface TestIdentity {
@@ -46,6 +47,8 @@ export interface ServerFixture {
   readonly port: number;
   readonly dataDir: string;
   readonly logs: CapturedLog[];
+  /** The server's store (a SQLite file in `dataDir`), unless started with `store: false`. */
+  readonly store: SqliteStore | undefined;
   /**
    * Issues a user certificate for `name`'s device (default `main`) from this server's CA,
    * recorded like `ca issue` (with `record: false`, signed by the CA key but left out of the
@@ -57,6 +60,11 @@ export interface ServerFixture {
   ): Promise<TestIdentity>;
   /** Writes an identity file for `identity` and returns its path. */
   identityFile(identity: TestIdentity): Promise<string>;
+  /**
+   * Stops the server and its store and starts them again on the same data directory (a server
+   * restart); `server`, `port` and `store` are the new ones afterwards.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,13 +84,27 @@ export async function toIdentity(
   };
 }
 
+/** How a test server is set up beyond its limits. */
+export interface FixtureOptions {
+  /** False: no enrolment, renewal or device administration (no CA registrar). */
+  registrar?: boolean;
+  /** False: no store (rooms live while they have sessions, nothing is kept). Default true. */
+  store?: boolean;
+  /** Retention and bounds of the store. */
+  storeOptions?: SqliteStoreOptions;
+  /** The store's clock (default `Date.now`). */
+  clock?: () => number;
+  /** How often retention runs (default the server's). */
+  pruneIntervalMs?: number;
+}
+
 /**
- * Starts a server with `limits` over the defaults. With `registrar: false` it has no enrolment,
- * renewal or device administration (as a server run without its CA's registrar).
+ * Starts a server with `limits` over the defaults, with a SQLite store in its data directory
+ * (see {@linkcode FixtureOptions} for the rest).
  */
 export async function startServer(
   limits: Partial<ServerLimits> = {},
-  options: { registrar?: boolean } = {},
+  options: FixtureOptions = {},
 ): Promise<ServerFixture> {
   const dataDir = await Deno.makeTempDir({ prefix: "openchat-server-" });
   const ca = await CertificateAuthority.create(dataDir, { name: "Test CA" });
@@ -92,24 +114,47 @@ export async function startServer(
     log: (level, event, fields = {}) => logs.push({ level, event, fields }),
   };
   let address = "127.0.0.1:0";
-  const server = await ChatServer.start({
-    hostname: "127.0.0.1",
-    port: 0,
-    caCert: ca.cert,
-    identity,
-    records: ca.store,
-    registrar: options.registrar === false ? undefined : new CaRegistrar(ca, () => [address]),
-    limits,
-    logger,
-  });
-  address = server.address;
+  const start = async () => {
+    const store = options.store === false
+      ? undefined
+      : await SqliteStore.open(`${dataDir}/${STORE_FILE}`, options.storeOptions);
+    const server = await ChatServer.start({
+      hostname: "127.0.0.1",
+      port: 0,
+      caCert: ca.cert,
+      identity,
+      records: ca.store,
+      registrar: options.registrar === false ? undefined : new CaRegistrar(ca, () => [address]),
+      limits,
+      logger,
+      store,
+      retentionMs: store?.options.retentionMs,
+      clock: options.clock,
+      pruneIntervalMs: options.pruneIntervalMs,
+    });
+    address = server.address;
+    return { server, store };
+  };
+  let running = await start();
   return {
-    server,
+    get server() {
+      return running.server;
+    },
     ca,
     caPem: ca.certPem,
-    port: server.addr.port,
+    get port() {
+      return running.server.addr.port;
+    },
     dataDir,
     logs,
+    get store() {
+      return running.store;
+    },
+    async restart() {
+      await running.server.shutdown();
+      await running.store?.close();
+      running = await start();
+    },
     async issue(name, options = {}) {
       const device = options.device ?? DEFAULT_DEVICE;
       const { issued } = options.record === false
@@ -137,7 +182,8 @@ export async function startServer(
       return path;
     },
     async close() {
-      await server.shutdown();
+      await running.server.shutdown();
+      await running.store?.close();
       ca.close();
       await Deno.remove(dataDir, { recursive: true });
     },
