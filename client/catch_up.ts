@@ -50,6 +50,8 @@ export class CatchUp {
   /** Rooms whose log is being read: live messages held meanwhile. */
   readonly #reading = new Map<string, LiveMessage[]>();
   #inboxUpTo = 0;
+  /** Rooms this connection has joined (and caught up on, or is catching up on). */
+  readonly #joined = new Set<string>();
 
   constructor(private readonly cursors: Cursors) {}
 
@@ -74,20 +76,25 @@ export class CatchUp {
    * anything, and holds live messages until it has read it.
    */
   async joined(room: string, seq: number): Promise<ClientMessage | undefined> {
+    // The server answers a `join` of a room the session is in with `joined` again: once is enough.
+    if (this.#joined.has(room)) return undefined;
+    this.#joined.add(room);
     const after = await this.cursors.lastSeq(room);
     if (after >= seq) return undefined;
     this.#reading.set(room, []);
     return { type: "history", room, after };
   }
 
-  /** True when `message` is held (its room's log is being read), or dropped as already read. */
-  async hold(message: LiveMessage): Promise<boolean> {
+  /**
+   * True when `message` is held: its room's log is being read. (Outside catch-up a live message
+   * is always handled, even one at a sequence already read: only a replay can be that, and the
+   * engine refuses and reports it.)
+   */
+  hold(message: LiveMessage): boolean {
     const held = this.#reading.get(message.room);
-    if (held) {
-      if (held.length < MAX_HELD_LIVE) held.push(message);
-      return true;
-    }
-    return message.seq > 0 && message.seq <= await this.cursors.lastSeq(message.room);
+    if (!held) return false;
+    if (held.length < MAX_HELD_LIVE) held.push(message);
+    return true;
   }
 
   /** A batch of `room`'s log was read; on its last one, the live messages held meanwhile. */

@@ -533,6 +533,9 @@ export class ChatClient {
     const { engine } = connection;
     switch (message.type) {
       case "joined": {
+        // The server may put us into rooms of ours we did not ask for here (after a reconnect,
+        // or joined from another device): they are ours too.
+        if (!this.#rooms.has(message.room)) this.#rooms.add(message.room);
         this.#apply(connection, await engine.handle(message));
         if (message.more) break;
         const request = await connection.catchUp.joined(message.room, message.seq);
@@ -540,7 +543,7 @@ export class ChatClient {
         break;
       }
       case "msg":
-        if (await connection.catchUp.hold(message)) break;
+        if (connection.catchUp.hold(message)) break;
         this.#apply(connection, await engine.handle(message));
         await connection.catchUp.seen(message.room, message.seq);
         break;

@@ -307,6 +307,8 @@ export type ServerMessage =
     device: string;
     state: "added" | "removed";
     cert?: string;
+    /** With "added": the link by which another device of the user vouches for it, if any. */
+    link?: string;
   }
   | { type: "announce"; user: string; device: string; session: string; announce: string }
   | { type: "agreement"; user: string; device: string; session: string; payload: string }
@@ -721,7 +723,10 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         device: device(f),
         state,
       };
-      if (state === "added") message.cert = b64VarField(f, "cert", MAX_CERT_BYTES);
+      if (state === "added") {
+        message.cert = b64VarField(f, "cert", MAX_CERT_BYTES);
+        if (f.link !== undefined) message.link = payloadField(f, "link", MAX_LINK_CHARS);
+      }
       return message;
     }
     case "left":

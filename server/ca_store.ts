@@ -503,6 +503,15 @@ export class CaStore {
     return row?.link;
   }
 
+  /** True when the latest link request of `name`'s `device` has no link yet. */
+  awaitsLink(name: string, device: string): boolean {
+    const row = this.#db.prepare(`
+      SELECT link FROM device_links WHERE name = ? AND device = ?
+      ORDER BY requested_at DESC LIMIT 1
+    `).get(name, device) as { link: string | null } | undefined;
+    return row !== undefined && row.link === null;
+  }
+
   /** Every revoked serial. */
   revokedSerials(): Set<string> {
     const rows = this.#db.prepare(

@@ -135,7 +135,7 @@ export class ChatServer implements RouterContext {
     this.offline = options.store
       ? new OfflineDelivery(this, {
         store: options.store,
-        directory: certificateDirectory(options.records),
+        directory: certificateDirectory(options.records, options.registrar),
         clock: options.clock ?? Date.now,
         retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
       })
@@ -627,9 +627,14 @@ export class ChatServer implements RouterContext {
 }
 
 /** The CA's records as the store's view of devices: which are valid, and their certificates. */
-function certificateDirectory(records: CertificateRecords): DeviceDirectory {
+function certificateDirectory(
+  records: CertificateRecords,
+  devices: DeviceAdmin | undefined,
+): DeviceDirectory {
   const encoded = new Map<string, string>();
   return {
+    linkOf: (user, device) => devices?.linkOf(user, device),
+    awaitsLink: (user, device) => devices?.awaitsLink(user, device) ?? false,
     validDevices: (user) => records.activeDevices(user, new Date()),
     currentCert(user, device) {
       const now = Date.now();

@@ -63,6 +63,14 @@ export interface DeviceDirectory {
   validDevices(user: string): string[];
   /** The current certificate of `user`'s `device` (DER, b64u), if it has a valid one. */
   currentCert(user: string, device: string): string | undefined;
+  /** The link by which another device of `user` vouches for `device`, if one was made. */
+  linkOf?(user: string, device: string): string | undefined;
+  /**
+   * True while `device` waits for the device that invited it to vouch for it. Until then it is
+   * no offline member device anyone hears of: everyone would see an unvouched key a moment
+   * before the link that vouches for it ({@linkcode OfflineDelivery.deviceLinked}).
+   */
+  awaitsLink?(user: string, device: string): boolean;
 }
 
 /** What offline delivery needs from the server. */
@@ -206,7 +214,23 @@ export class OfflineDelivery {
   #offlineDevice(address: string): OfflineDevice | undefined {
     const [user, device] = splitAddress(address);
     const cert = this.#directory.currentCert(user, device);
-    return cert ? { user, device, cert } : undefined;
+    if (!cert || this.#directory.awaitsLink?.(user, device)) return undefined;
+    const link = this.#directory.linkOf?.(user, device);
+    return { user, device, cert, ...(link ? { link } : {}) };
+  }
+
+  /**
+   * `user`'s devices with a valid certificate that have no live session, for a `peer` answer:
+   * a direct message reaches them through their inboxes.
+   */
+  offlineDevicesOf(user: string, online: Set<string>): OfflineDevice[] {
+    const offline: OfflineDevice[] = [];
+    for (const device of this.#directory.validDevices(user)) {
+      if (online.has(device)) continue;
+      const entry = this.#offlineDevice(`${user}/${device}`);
+      if (entry) offline.push(entry);
+    }
+    return offline;
   }
 
   /** The member devices of `room` with no session in it, but `except`'s own. */
@@ -227,10 +251,10 @@ export class OfflineDelivery {
     const room = this.#context.rooms.get(name);
     if (!room || liveIn(room, address)) return;
     const [user, device] = splitAddress(address);
-    let cert: string | undefined;
+    let added: OfflineDevice | undefined;
     if (state === "added") {
-      cert = this.#directory.currentCert(user, device);
-      if (!cert) return;
+      added = this.#offlineDevice(address);
+      if (!added) return;
     }
     this.#context.rooms.announceChange(room, (version) =>
       encodeFrame({
@@ -240,7 +264,7 @@ export class OfflineDelivery {
         user,
         device,
         state,
-        ...(cert ? { cert } : {}),
+        ...(added ? { cert: added.cert, ...(added.link ? { link: added.link } : {}) } : {}),
       }));
   }
 
@@ -700,6 +724,22 @@ export class OfflineDelivery {
         await this.store.log.openInterval(name, address);
         devices.add(address);
         this.#announceDevice(name, address, "added");
+      })
+    ));
+  }
+
+  /**
+   * `user`'s `device` was just vouched for: where it is an offline member device, rooms hear of
+   * it now, with the link (until now it was held back, {@linkcode DeviceDirectory.awaitsLink}).
+   */
+  async deviceLinked(user: string, device: string): Promise<void> {
+    const address = `${user}/${device}`;
+    const rooms = await this.store.members.roomsOf(user);
+    await Promise.all(rooms.map((name) =>
+      this.sequencer.run(name, async () => {
+        if ((await this.#devicesOf(name)).has(address)) {
+          this.#announceDevice(name, address, "added");
+        }
       })
     ));
   }

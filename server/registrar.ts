@@ -38,6 +38,8 @@ export interface DeviceAdmin {
   storeLink(user: string, device: string, invitedBy: string, link: string, now: Date): boolean;
   /** The link that vouches for `user`'s `device`, if any. */
   linkOf(user: string, device: string): string | undefined;
+  /** True while `user`'s `device` waits for the device that invited it to vouch for it. */
+  awaitsLink(user: string, device: string): boolean;
 }
 
 /** The server's registrar over a loaded {@linkcode CertificateAuthority}. */
@@ -155,6 +157,10 @@ export class CaRegistrar implements SetupRegistrar, DeviceAdmin {
 
   linkOf(user: string, device: string): string | undefined {
     return this.ca.store.linkOf(user, device);
+  }
+
+  awaitsLink(user: string, device: string): boolean {
+    return this.ca.store.awaitsLink(user, device);
   }
 
   revokeDevice(user: string, device: string, revokedBy: string, now: Date): string[] {

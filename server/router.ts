@@ -301,17 +301,27 @@ export function route(
     }
 
     case "lookup": {
-      const sessions = context.sessionsOf(message.user)
+      const live = context.sessionsOf(message.user)
         .filter((target) => !target.ending && target.announce !== undefined)
-        .slice(0, MAX_PEER_SESSIONS)
-        .map((target) => {
-          const { user: _user, ...described } = target.describe();
-          return described;
-        });
-      if (sessions.length === 0) {
+        .slice(0, MAX_PEER_SESSIONS);
+      const sessions = live.map((target) => {
+        const { user: _user, ...described } = target.describe();
+        return described;
+      });
+      // With a store, the user's devices that are offline too: their inboxes take messages.
+      const offline = context.offline
+        ?.offlineDevicesOf(message.user, new Set(live.map((target) => target.device)))
+        .slice(0, MAX_LISTED_DEVICES) ?? [];
+      if (sessions.length === 0 && offline.length === 0) {
         return refuse(session, "no_such_user", { id: message.id }, `${message.user} is not online`);
       }
-      session.send({ type: "peer", id: message.id, user: message.user, sessions });
+      session.send({
+        type: "peer",
+        id: message.id,
+        user: message.user,
+        sessions,
+        ...(offline.length > 0 ? { offline } : {}),
+      });
       return;
     }
 
@@ -349,14 +359,14 @@ export function route(
     case "device_link":
       return deviceRequest(session, message.id, () => {
         // Only for devices of the session's own user that this very device invited.
-        const stored = admin(context).storeLink(
+        const linked = admin(context).storeLink(
           session.user,
           message.device,
           session.device,
           message.link,
           new Date(),
         );
-        if (!stored) {
+        if (!linked) {
           throw new ProtocolError(
             "no_such_device",
             `No device ${message.device} of ${session.user} waits for this device to vouch for it`,
@@ -377,6 +387,15 @@ export function route(
           });
           target.sendFrame(frame);
           tellCoMembers(target, frame);
+        }
+        // Rooms where it is an offline member device hear of it only now, vouched for.
+        const store = context.offline;
+        if (store) {
+          return stored(
+            session,
+            { id: message.id },
+            () => store.deviceLinked(session.user, message.device),
+          );
         }
       });
 

@@ -341,6 +341,9 @@ export class E2ESession {
 
   async #joined(message: Extract<Inbound, { type: "joined" }>, out: Out): Promise<void> {
     let room = this.#rooms.get(message.room);
+    // The server puts a session back into its user's rooms, and answers a `join` of a room it is
+    // in with `joined` again: the same membership version is the same view, nothing to redo.
+    if (room?.joined && !room.joining && message.version === room.version) return;
     if (!room || room.joined) {
       // A fresh view for every join; epochs and received chains carry on (they live outside it).
       room = new RoomView(message.room);
@@ -359,7 +362,6 @@ export class E2ESession {
     room.joining = undefined;
     room.joined = true;
     room.version = message.version;
-    for (const entry of room.joiningOffline.splice(0)) await this.#addOffline(room, entry, out);
     for (const member of gathered) {
       if (member.session === this.session) continue;
       if (this.#peers.hasEnded(member.session)) {
@@ -375,6 +377,9 @@ export class E2ESession {
       this.#descriptions.delete(member.session);
       room.members.set(member.session, { ...member, ...(admitted ? { peer: admitted } : {}) });
     }
+    // Offline devices after the live ones: a link vouches only through a device already accepted,
+    // and on first use the user's first device is the one people actually see talking.
+    for (const entry of room.joiningOffline.splice(0)) await this.#addOffline(room, entry, out);
     await this.#recordRoster(room);
     await this.#rotate(room, out);
     this.#reportMembers(room, out);
@@ -399,7 +404,11 @@ export class E2ESession {
   async #admitOffline(entry: OfflineDevice, out: Out): Promise<OfflineMember | undefined> {
     try {
       const { member, isNew } = await this.#offline.admit(entry);
-      if (isNew) {
+      // A device we saw without accepting may come back with a link that vouches for it.
+      const newLink = !isNew && entry.link !== undefined && entry.link !== member.link &&
+        !isAccepted(member.trust);
+      if (newLink) member.link = entry.link;
+      if (isNew || newLink) {
         const vouching = member.link ? await this.#verifyLink(member.link, member.user) : undefined;
         const decision = await decideTrust(
           this.#options.trust,
@@ -408,7 +417,10 @@ export class E2ESession {
           new Date(this.#now()),
         );
         member.trust = decision.state;
-        this.#announceDecision(member.user, member.device, member.fingerprint, decision, out);
+        // A link that changes nothing was already reported as it stood.
+        if (isNew || isAccepted(decision.state)) {
+          this.#announceDecision(member.user, member.device, member.fingerprint, decision, out);
+        }
       }
       return member;
     } catch (error) {
@@ -431,6 +443,7 @@ export class E2ESession {
         user: message.user,
         device: message.device,
         cert: message.cert,
+        ...(message.link ? { link: message.link } : {}),
       }, out);
     }
     await this.#recordRoster(room);
@@ -1358,8 +1371,11 @@ export class E2ESession {
   async #bundles(message: Extract<Inbound, { type: "bundles" }>, out: Out): Promise<void> {
     const delivery = this.#deliveries.get(message.id);
     if (!delivery) return;
-    this.#deliveries.delete(message.id);
-    delivery.pending -= 1;
+    // Bundles with certificates may take several frames: the last one says so.
+    if (!message.more) {
+      this.#deliveries.delete(message.id);
+      delivery.pending -= 1;
+    }
     const byAddress = new Map<string, PrekeyBundle>();
     for (const bundle of message.bundles) byAddress.set(`${bundle.user}/${bundle.device}`, bundle);
     const items: KeyItem[] = [];
@@ -1394,7 +1410,7 @@ export class E2ESession {
       }
     }
     this.#pushKeys(out, delivery.header.kind === "room" ? delivery.header.scope : undefined, items);
-    if (delivery.pending > 0) return;
+    if (delivery.pending > 0 || message.more) return;
     for (const member of delivery.recipients.values()) {
       out.emit({
         type: "notice",

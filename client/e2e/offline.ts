@@ -36,8 +36,8 @@ export interface OfflineMember {
   readonly verifyKey: CryptoKey;
   /** As far as this client accepts its key; set by the caller once decided. */
   trust: DeviceTrustState;
-  /** The link that vouches for it, as the server gave it. */
-  readonly link?: string;
+  /** The link that vouches for it, as the server gave it (a later one may replace it). */
+  link?: string;
 }
 
 /** Offline devices this session has checked, by address and key. */
