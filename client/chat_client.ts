@@ -583,6 +583,7 @@ export class ChatClient {
             id: message.id,
             user: message.user,
             sessions: message.sessions.map((session) => ({ user: message.user, ...session })),
+            ...(message.offline ? { offline: message.offline } : {}),
           }),
         );
         break;
@@ -730,6 +731,9 @@ export class ChatClient {
       }
       if (connection.deviceRequests.delete(message.id)) {
         return this.#emit({ type: "error", code: message.code, message: message.message });
+      }
+      if (message.id.startsWith("b")) {
+        return this.#apply(connection, await connection.engine.bundlesRefused(message.id));
       }
       const lookup = connection.engine.lookupFailed(message.id, message.message);
       if (lookup.events.length > 0 || lookup.frames.length > 0) {

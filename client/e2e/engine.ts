@@ -179,6 +179,8 @@ interface Delivery {
   pending: number;
   /** For a direct chain: what to set once its package left. */
   readonly direct?: { state: DirectPeerState; chain: SendingChain };
+  /** For a room's chain: the view whose messages wait until the packages left. */
+  readonly room?: RoomView;
 }
 
 class Out implements Effects {
@@ -998,6 +1000,18 @@ export class E2ESession {
     }
   }
 
+  /**
+   * The server refused one of our `bundles` requests (its store failed): the devices it named
+   * get nothing of that chain, and are reported as not reached; what waited for them goes on.
+   */
+  async bundlesRefused(id: string): Promise<Effects> {
+    const out = new Out();
+    if (this.#deliveries.has(id)) {
+      await this.#bundles({ type: "bundles", id, bundles: [] }, out, true);
+    }
+    return out;
+  }
+
   /** The server could not look `user` up (offline, or no such user). */
   lookupFailed(id: string, reason: string): Effects {
     const out = new Out();
@@ -1313,7 +1327,10 @@ export class E2ESession {
       // Offline member devices get the same chain key through their pre-keys, once the server
       // has handed out their bundles (their packages then wait in their inboxes).
       const offline = room.acceptedOffline();
-      if (offline.length > 0) this.#startDelivery(header, initialKey, offline, out);
+      if (offline.length > 0) {
+        room.delivering += 1;
+        this.#startDelivery(header, initialKey, offline, out, { room });
+      }
       initialKey.fill(0);
       room.sending = chain;
     } finally {
@@ -1349,14 +1366,14 @@ export class E2ESession {
     chainKey: Uint8Array,
     recipients: OfflineMember[],
     out: Out,
-    direct?: Delivery["direct"],
+    waiting: Pick<Delivery, "direct" | "room">,
   ): void {
     const delivery: Delivery = {
       header,
       chainKey: chainKey.slice(),
       recipients: new Map(recipients.map((member) => [member.address, member])),
       pending: 0,
-      ...(direct ? { direct } : {}),
+      ...waiting,
     };
     const addresses = [...delivery.recipients.keys()];
     for (let i = 0; i < addresses.length; i += MAX_BUNDLE_DEVICES) {
@@ -1368,7 +1385,11 @@ export class E2ESession {
   }
 
   /** Bundles arrived: seal the waiting chain key to each offline device's pre-key. */
-  async #bundles(message: Extract<Inbound, { type: "bundles" }>, out: Out): Promise<void> {
+  async #bundles(
+    message: Extract<Inbound, { type: "bundles" }>,
+    out: Out,
+    refused = false,
+  ): Promise<void> {
     const delivery = this.#deliveries.get(message.id);
     if (!delivery) return;
     // Bundles with certificates may take several frames: the last one says so.
@@ -1414,11 +1435,18 @@ export class E2ESession {
     for (const member of delivery.recipients.values()) {
       out.emit({
         type: "notice",
-        message:
-          `${member.address} is offline and has published no pre-keys: it cannot read this until it is back`,
+        message: refused
+          ? `The server could not hand out ${member.address}'s pre-keys: it cannot read this until it is back`
+          : `${member.address} is offline and has published no pre-keys: it cannot read this until it is back`,
       });
     }
     delivery.chainKey.fill(0);
+    const room = delivery.room;
+    if (room) {
+      room.delivering = Math.max(0, room.delivering - 1);
+      // Members are reported once the room is ready again (see `#reportMembers`).
+      if (this.#rooms.get(room.name) === room) this.#reportMembers(room, out);
+    }
     if (delivery.direct) {
       const { state, chain } = delivery.direct;
       state.delivering = false;
@@ -1677,7 +1705,7 @@ export class E2ESession {
       initialKey,
       [member],
       out,
-      { state, chain },
+      { direct: { state, chain } },
     );
     initialKey.fill(0);
   }

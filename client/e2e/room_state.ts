@@ -46,6 +46,12 @@ export class RoomView {
   /** The server's membership version this view matches; sent with each message. */
   version = 0;
   sending: SendingChain | undefined;
+  /**
+   * Key packages of `sending` for offline member devices still waiting for their bundles: no
+   * message goes out on it until they left, so that an acknowledged message is one every member
+   * device can read (its key is in the inbox before the message is in the log).
+   */
+  delivering = 0;
   /** Our messages sealed on `sending` whose ack or refusal has not arrived. */
   unresolved = 0;
   /** A rotation waits for `unresolved` to reach 0 ("wanted") or is under way ("running"). */
@@ -59,7 +65,7 @@ export class RoomView {
   /** True when a message can be sealed now for every member we accept. */
   get ready(): boolean {
     return this.joined && this.sending !== undefined && this.rotation === "idle" &&
-      this.dispute === undefined;
+      this.dispute === undefined && this.delivering === 0;
   }
 
   /** Members whose keys we accept: they get our chains. */
