@@ -5,7 +5,9 @@
  * to ask for and what to hold back; the chat client sends, and the engine verifies and opens.
  *
  * Live messages of a room whose log is still being read are held, then released in order, and
- * anything at or below the last sequence already read is dropped as a duplicate.
+ * anything at or below the last sequence already read is dropped as a duplicate. The room's live
+ * key packages are held with them, in arrival order: a new chain's package says how many messages
+ * the chain before it carried, and those are still in the log being read, not missing.
  *
  * @module
  */
@@ -44,11 +46,13 @@ export class MemoryCursors implements Cursors {
 export const MAX_HELD_LIVE = 1000;
 
 type LiveMessage = Extract<ServerMessage, { type: "msg" }>;
+/** What may be held while a room's log is read: its messages and its key packages. */
+export type LiveRoomFrame = LiveMessage | Extract<ServerMessage, { type: "keys" }>;
 
 /** The catch-up of one connection. */
 export class CatchUp {
   /** Rooms whose log is being read: live messages held meanwhile. */
-  readonly #reading = new Map<string, LiveMessage[]>();
+  readonly #reading = new Map<string, LiveRoomFrame[]>();
   #inboxUpTo = 0;
   /** Rooms this connection has joined (and caught up on, or is catching up on). */
   readonly #joined = new Set<string>();
@@ -88,24 +92,27 @@ export class CatchUp {
   /**
    * True when `message` is held: its room's log is being read. (Outside catch-up a live message
    * is always handled, even one at a sequence already read: only a replay can be that, and the
-   * engine refuses and reports it.)
+   * engine refuses and reports it.) Direct key packages (no room) are never held.
    */
-  hold(message: LiveMessage): boolean {
+  hold(message: LiveRoomFrame): boolean {
+    if (message.room === undefined) return false;
     const held = this.#reading.get(message.room);
     if (!held) return false;
     if (held.length < MAX_HELD_LIVE) held.push(message);
     return true;
   }
 
-  /** A batch of `room`'s log was read; on its last one, the live messages held meanwhile. */
-  async historyRead(message: Extract<ServerMessage, { type: "history" }>): Promise<LiveMessage[]> {
+  /** A batch of `room`'s log was read; on its last one, the live frames held meanwhile. */
+  async historyRead(
+    message: Extract<ServerMessage, { type: "history" }>,
+  ): Promise<LiveRoomFrame[]> {
     const last = message.entries.at(-1);
     if (last) await this.cursors.setLastSeq(message.room, last.seq);
     if (!message.done) return [];
     const held = this.#reading.get(message.room) ?? [];
     this.#reading.delete(message.room);
     const after = await this.cursors.lastSeq(message.room);
-    return held.filter((live) => live.seq > after);
+    return held.filter((live) => live.type === "keys" || live.seq > after);
   }
 
   /** A message of `room` with `seq` was read (or sent by us): it is not read again. */

@@ -547,11 +547,14 @@ export class ChatClient {
         this.#apply(connection, await engine.handle(message));
         await connection.catchUp.seen(message.room, message.seq);
         break;
+      case "keys":
+        if (connection.catchUp.hold(message)) break;
+        this.#apply(connection, await engine.handle(message));
+        break;
       case "presence":
       case "offline_device":
       case "announce":
       case "agreement":
-      case "keys":
       case "dm":
       case "bundles":
         this.#apply(connection, await engine.handle(message));
@@ -566,7 +569,7 @@ export class ChatClient {
         this.#apply(connection, await engine.handleStored(message));
         for (const live of await connection.catchUp.historyRead(message)) {
           this.#apply(connection, await engine.handle(live));
-          await connection.catchUp.seen(live.room, live.seq);
+          if (live.type === "msg") await connection.catchUp.seen(live.room, live.seq);
         }
         break;
       }

@@ -64,7 +64,11 @@ export type ClientEvent =
     history?: true;
   }
   | { type: "join"; room: string; user: string }
-  | { type: "leave"; room: string; user: string; reason?: string }
+  /**
+   * A session left `room`. With `offline`, its device stays a member: what is sent meanwhile
+   * waits for it on the server.
+   */
+  | { type: "leave"; room: string; user: string; reason?: string; offline?: true }
   /** A message of ours was accepted and will be sent when keys are in place. */
   | {
     type: "queued";

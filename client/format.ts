@@ -87,9 +87,11 @@ export function formatEvent(event: ClientEvent): string | undefined {
     case "join":
       return `-- ${event.user} joined ${event.room}`;
     case "leave":
-      return `-- ${event.user} left ${event.room}${
-        event.reason && event.reason !== "quit" ? ` (${event.reason})` : ""
-      }`;
+      return event.offline
+        ? `-- ${event.user} went offline (still a member of ${event.room}: messages wait for them)`
+        : `-- ${event.user} left ${event.room}${
+          event.reason && event.reason !== "quit" ? ` (${event.reason})` : ""
+        }`;
     case "queued":
       return undefined;
     case "delivered":

@@ -42,3 +42,13 @@ Deno.test("formatEvent(): history messages are marked, live ones read as before"
     `[2001-01-02 03:04] ${HISTORY_MARK} *bob* psst`,
   );
 });
+
+Deno.test("formatEvent(): a member who went offline is not shown as having left", () => {
+  const left: ClientEvent = { type: "leave", room: "lobby", user: "bob", reason: "quit" };
+  assertEquals(formatEvent(left), "-- bob left lobby");
+  assertEquals(
+    formatEvent({ ...left, offline: true }),
+    "-- bob went offline (still a member of lobby: messages wait for them)",
+  );
+  assertEquals(formatEvent({ ...left, reason: "kicked" }), "-- bob left lobby (kicked)");
+});

@@ -511,6 +511,7 @@ export class E2ESession {
           room: room.name,
           user: message.user,
           ...(message.reason ? { reason: message.reason } : {}),
+          ...(message.member !== false && message.offline ? { offline: true as const } : {}),
         });
       }
     }

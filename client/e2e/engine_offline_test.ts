@@ -108,3 +108,19 @@ Deno.test("pre-keys: a one-time pre-key is used once, a device that ran out stil
   assert(world.eventsOf(alice, "error").some((e) => e.code === "bad_signature"));
   assertEquals((world.inboxes.get("bob/main") ?? []).length, inboxBefore);
 });
+
+Deno.test("a server that hands a device enrolled later the room's log from before it existed shows it nothing of it: no key for it reached the device", async () => {
+  const world = await World.create();
+  const alice = await world.connect(await world.mint("alice"));
+  const bob = await world.connect(await world.mint("bob"));
+  await lobbyOf(world, "lobby", alice, bob);
+  assert(await world.say(alice, "lobby", "before the phone existed"));
+  assert(await world.say(bob, "lobby", "me neither"));
+  await world.settle();
+  // bob's new phone; this world's server gives it the whole log (an honest one gives it none).
+  const phone = await world.reconnect(await world.mint("bob", "phone"));
+  assertEquals(world.eventsOf(phone, "message").map((m) => m.text), []);
+  const codes = world.eventsOf(phone, "error").map((e) => e.code);
+  assertEquals(codes.length, 2, codes.join(","));
+  assert(codes.every((code) => code === "no_key"), codes.join(","));
+});
