@@ -8,21 +8,12 @@ import { assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { inTempDir, openchat } from "./support/cli.ts";
 import { historyOf, join, joinedOf, online } from "./support/offline_client.ts";
 import { startServeProcess } from "./support/serve_process.ts";
-import { type TestIdentity, toIdentity } from "./support/server_fixture.ts";
-import { parseIdentityFile } from "../protocol/identity_file.ts";
-import { encodePem } from "../crypto/pem.ts";
-import { parseCertificate } from "../crypto/x509.ts";
+import { identityFromFile, type TestIdentity } from "./support/server_fixture.ts";
 
 async function issued(dir: string, data: string, name: string): Promise<TestIdentity> {
   const result = await openchat(["ca", "issue", name, "--data-dir", data], { cwd: dir });
   assertEquals(result.code, 0, result.stderr);
-  const parts = parseIdentityFile(await Deno.readTextFile(`${dir}/${name}.pem`));
-  return await toIdentity(name, {
-    cert: parseCertificate(parts.certificate),
-    certPem: encodePem(parts.certificate, "CERTIFICATE"),
-    privateKey: undefined as unknown as CryptoKey,
-    privateKeyPem: encodePem(parts.privateKey, "PRIVATE KEY"),
-  });
+  return await identityFromFile(`${dir}/${name}.pem`, name);
 }
 
 Deno.test("kill -9 right after an acknowledged message: after a restart the offline member still gets it", async () => {

@@ -18,12 +18,9 @@ import {
   settle,
 } from "./support/offline_client.ts";
 import { RawClient } from "./support/raw_client.ts";
-import { startServer, type TestIdentity, toIdentity } from "./support/server_fixture.ts";
+import { identityFromFile, startServer, type TestIdentity } from "./support/server_fixture.ts";
 import { inTempDir } from "./support/cli.ts";
 import { enroll } from "./support/enrolment.ts";
-import { parseIdentityFile } from "../protocol/identity_file.ts";
-import { parseCertificate } from "../crypto/x509.ts";
-import { encodePem } from "../crypto/pem.ts";
 import { MAX_FRAME_BYTES } from "../protocol/framing.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 
@@ -181,16 +178,6 @@ Deno.test("carol leaves and comes back: nothing sent while she was out reaches h
   });
 });
 
-async function identityFrom(path: string, name: string, device: string): Promise<TestIdentity> {
-  const parts = parseIdentityFile(await Deno.readTextFile(path));
-  return await toIdentity(name, {
-    cert: parseCertificate(parts.certificate),
-    certPem: encodePem(parts.certificate, "CERTIFICATE"),
-    privateKey: undefined as unknown as CryptoKey,
-    privateKeyPem: encodePem(parts.privateKey, "PRIVATE KEY"),
-  }, device);
-}
-
 Deno.test("a device enrolled later reads nothing from before it existed; rooms hear of it while offline, and of its revocation", async () => {
   await inTempDir(async (dir) => {
     await withServer({}, async (fx) => {
@@ -207,7 +194,7 @@ Deno.test("a device enrolled later reads nothing from before it existed; rooms h
       const offer = await laptop.client.next("device_invite");
       const enrolment = await enroll(offer.token, `${dir}/tablet`);
       assertEquals(enrolment.code, 0, enrolment.stderr);
-      const tabletId = await identityFrom(`${dir}/tablet/identity.pem`, "alice", "tablet");
+      const tabletId = await identityFromFile(`${dir}/tablet/identity.pem`, "alice", "tablet");
       // bob's room hears of the new member device, with its certificate, as a membership change.
       const added = await bob.client.next("offline_device");
       assertEquals(added, {

@@ -8,20 +8,8 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./suppo
 import { inTempDir, openchat } from "./support/cli.ts";
 import { joinedClient, RawClient } from "./support/raw_client.ts";
 import { startServeProcess } from "./support/serve_process.ts";
-import { toIdentity } from "./support/server_fixture.ts";
-import { parseIdentityFile } from "../protocol/identity_file.ts";
-import { encodePem } from "../crypto/pem.ts";
+import { identityFromFile } from "./support/server_fixture.ts";
 import { parseCertificate, subjectAltNames } from "../crypto/x509.ts";
-
-async function identityFrom(path: string, name: string) {
-  const parts = parseIdentityFile(await Deno.readTextFile(path));
-  return await toIdentity(name, {
-    cert: parseCertificate(parts.certificate),
-    certPem: encodePem(parts.certificate, "CERTIFICATE"),
-    privateKey: undefined as unknown as CryptoKey,
-    privateKeyPem: encodePem(parts.privateKey, "PRIVATE KEY"),
-  });
-}
 
 Deno.test("serve: creates its CA, prints what to do next, relays, logs without payloads, and stops on SIGTERM", async () => {
   await inTempDir(async (dir) => {
@@ -48,12 +36,12 @@ Deno.test("serve: creates its CA, prints what to do next, relays, logs without p
       const alice = await joinedClient(
         serve.port,
         caPem,
-        await identityFrom(`${dir}/alice.pem`, "alice"),
+        await identityFromFile(`${dir}/alice.pem`, "alice"),
       );
       const bob = await joinedClient(
         serve.port,
         caPem,
-        await identityFrom(`${dir}/bob.pem`, "bob"),
+        await identityFromFile(`${dir}/bob.pem`, "bob"),
       );
       const marker = "MARKER-4f1c9e-should-never-be-logged";
       await alice.send({ type: "msg", id: "m1", room: "lobby", payload: marker });

@@ -11,6 +11,7 @@ import {
   issueServerCertificate,
   issueUserCertificate,
   type KeyedCertificate,
+  parseCertificate,
 } from "../../crypto/x509.ts";
 import { CertificateAuthority } from "../../server/authority.ts";
 import { ChatServer } from "../../server/chat_server.ts";
@@ -19,7 +20,8 @@ import { DEFAULT_DEVICE, deviceUri } from "../../protocol/devices.ts";
 import type { ServerLimits } from "../../server/limits.ts";
 import { type Logger, type LogLevel, type LogValue } from "../../server/log.ts";
 import { ensureServerIdentity } from "../../server/server_identity.ts";
-import { formatIdentityFile } from "../../protocol/identity_file.ts";
+import { formatIdentityFile, parseIdentityFile } from "../../protocol/identity_file.ts";
+import { encodePem } from "../../crypto/pem.ts";
 import { SqliteStore, type SqliteStoreOptions, STORE_FILE } from "../../server/store/mod.ts";
 
 /** What a test client needs to authenticate. */
@@ -82,6 +84,21 @@ export async function toIdentity(
     keyPem: issued.privateKeyPem,
     privateKey: await importIdentityPrivateKey(issued.privateKeyPem),
   };
+}
+
+/** The identity in an identity file (as `openchat ca issue` or `openchat enroll` write it). */
+export async function identityFromFile(
+  path: string,
+  name: string,
+  device = DEFAULT_DEVICE,
+): Promise<TestIdentity> {
+  const parts = parseIdentityFile(await Deno.readTextFile(path));
+  return await toIdentity(name, {
+    cert: parseCertificate(parts.certificate),
+    certPem: encodePem(parts.certificate, "CERTIFICATE"),
+    privateKey: undefined as unknown as CryptoKey,
+    privateKeyPem: encodePem(parts.privateKey, "PRIVATE KEY"),
+  }, device);
 }
 
 /** How a test server is set up beyond its limits. */
