@@ -16,6 +16,7 @@ import {
   sanitize,
   UNVERIFIED_MARK,
 } from "../format.ts";
+import { describeMember, formatModeration } from "../format_moderation.ts";
 import type { Style } from "./style.ts";
 
 /** A message of ours that has been queued and not yet confirmed. */
@@ -142,14 +143,22 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
           : formatEvent(event)!,
       );
     case "who": {
-      const members =
-        event.members.map((member) =>
-          member.verified === false
-            ? `${style.user(member.user)} ${style.warning("[UNVERIFIED]")}`
-            : style.user(member.user)
-        ).join(", ") || "nobody";
+      const members = event.members.map((member) => {
+        const shown = describeMember(member).replace(member.user, style.user(member.user));
+        return member.verified === false ? `${shown} ${style.warning("[UNVERIFIED]")}` : shown;
+      }).join(", ") || "nobody";
       return stamp(`-- ${event.room}: ${members}`);
     }
+    case "moderation": {
+      // Being removed, muted or banned is news for us: in the warning colour.
+      const line = `-- ${formatModeration(event, context.me)}`;
+      return stamp(event.target === context.me ? style.warning(line) : line);
+    }
+    case "bans":
+    case "topic":
+    case "modes":
+    case "motd":
+      return stamp(formatEvent(event)!);
     case "status":
       return stamp(
         event.state === "connected"
