@@ -103,10 +103,14 @@ export function serveCommand() {
           );
         }
       }
-      for (const name of [...options.admin, ...options.removeAdmin]) {
+      const named = [
+        ...options.admin.map((name) => ["--admin", name]),
+        ...options.removeAdmin.map((name) => ["--remove-admin", name]),
+      ];
+      for (const [option, name] of named) {
         if (!isValidUserName(name)) {
           throw new CliError(
-            `--admin ${JSON.stringify(name)} is not a user name ([a-z0-9][a-z0-9_-]{0,31})`,
+            `${option} ${JSON.stringify(name)} is not a user name ([a-z0-9][a-z0-9_-]{0,31})`,
             EXIT_USAGE,
           );
         }

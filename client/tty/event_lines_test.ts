@@ -196,6 +196,34 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     },
     { type: "status", state: "reconnecting", message: "Lost; reconnecting in 1.0 s", retryInMs: 1 },
     { type: "status", state: "closed", message: "Disconnected" },
+    {
+      type: "moderation",
+      action: "ban",
+      room: "lobby",
+      actor: "carol",
+      ts: TS,
+      target: "bob",
+      until: null,
+      reason: "spam",
+    },
+    {
+      type: "moderation",
+      action: "mode",
+      room: "lobby",
+      actor: "carol",
+      ts: TS,
+      modes: "m",
+      changes: "+m",
+    },
+    { type: "bans", room: "lobby", bans: [] },
+    { type: "topic", room: "lobby", topic: "Be kind", modes: "t" },
+    { type: "modes", room: "lobby", modes: "" },
+    { type: "motd", text: "Welcome\nBe kind" },
+    {
+      type: "who",
+      room: "lobby",
+      members: [{ user: "bob", verified: true, role: "operator", muted: true }],
+    },
   ];
   for (const event of events) {
     const plain = renderEvent(event, context())!;
@@ -203,6 +231,24 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     assertEquals(plain, `[03:04:05] ${formatEvent(event)}`);
     assertEquals(stripAnsi(renderEvent(event, context(true))!), plain);
   }
+});
+
+Deno.test("a moderation event about us names us 'you', in the warning colour", () => {
+  const kick: ClientEvent = {
+    type: "moderation",
+    action: "kick",
+    room: "lobby",
+    actor: "carol",
+    ts: TS,
+    target: "alice",
+    reason: "calm down",
+  };
+  assertEquals(
+    renderEvent(kick, context()),
+    "[03:04:05] -- carol kicked you from lobby: calm down",
+  );
+  assertEquals(formatEvent(kick), "-- carol kicked alice from lobby: calm down");
+  assertEquals(renderEvent(kick, context(true)) !== renderEvent(kick, context()), true);
 });
 
 Deno.test("history messages show ↶ and their date when it is not today", () => {
