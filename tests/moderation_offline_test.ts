@@ -3,6 +3,7 @@
  * clients: a kick takes out every live device of the user at once; a ban of a member who is
  * offline takes his devices off the room (announced, so the others re-key), nothing sent after
  * it is stored for them, and after an unban he reads only what was sent while he was a member.
+ * An administrator moderates a room without being in it, and receives nothing of it.
  */
 
 import { assert, assertEquals } from "./support/assert.ts";
@@ -86,6 +87,36 @@ Deno.test("moderation: banning an offline member removes his devices from the ro
     const history = await historyOf(back.client, "lobby");
     assertEquals(history.entries.map((e) => e.payload), ["before-the-ban"]);
     for (const c of [alice.client, back.client]) c.close();
+  } finally {
+    await fx.close();
+  }
+});
+
+Deno.test("moderation: an administrator who is not a member moderates a room and receives no message and no key of it", async () => {
+  const fx = await startServer({}, { admins: ["root"] });
+  try {
+    const alice = await online(fx, await fx.issue("alice"));
+    await join(alice.client, "lobby");
+    const bob = await online(fx, await fx.issue("bob"));
+    await join(bob.client, "lobby");
+    const root = await online(fx, await fx.issue("root"));
+    const done = await moderate(root.client, { command: "topic", text: "set from outside" });
+    assert(done.kind === "done" && done.event.action === "topic");
+    await moderate(root.client, { command: "op", target: "bob" });
+    for (const member of [alice, bob]) {
+      await member.client.next("moderation", (m) => m.action === "op" && m.actor === "root");
+    }
+    await alice.client.send({ type: "msg", id: "a1", room: "lobby", payload: "members-only" });
+    assertEquals((await alice.client.next("ack", (m) => m.id === "a1")).recipients, 1);
+    await bob.client.next("msg", (m) => m.payload === "members-only");
+    await settle(root.client);
+    assertEquals(
+      root.client.all.filter((m) =>
+        m.type === "msg" || m.type === "keys" || m.type === "joined" || m.type === "presence"
+      ),
+      [],
+    );
+    for (const c of [alice.client, bob.client, root.client]) c.close();
   } finally {
     await fx.close();
   }
