@@ -62,9 +62,13 @@ export function mentions(text: string, user: string): boolean {
     .test(text);
 }
 
-/** Whether `event` should ring the terminal bell: a direct message, or a message naming us. */
+/**
+ * Whether `event` should ring the terminal bell: a direct message, a message naming us, or a
+ * moderator acting on us (a kick, a ban, a mute...).
+ */
 export function wantsBell(event: ClientEvent, me: string): boolean {
   if (event.type === "dm") return event.from !== me;
+  if (event.type === "moderation") return event.target === me && event.actor !== me;
   if (event.type === "message") return event.from !== me && mentions(event.text, me);
   return false;
 }

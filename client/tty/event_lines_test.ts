@@ -148,7 +148,7 @@ Deno.test("mentions() matches the user name as a word, in any case", () => {
   assertEquals(mentions("hi a.b", "a-b"), false, "not a regular expression");
 });
 
-Deno.test("wantsBell(): direct messages and mentions from others only", () => {
+Deno.test("wantsBell(): direct messages, mentions and moderation of us, from others only", () => {
   assertEquals(wantsBell(message("hi alice"), "alice"), true);
   assertEquals(wantsBell(message("hi bob"), "alice"), false);
   assertEquals(wantsBell(message("note to self: alice", { from: "alice" }), "alice"), false);
@@ -157,6 +157,17 @@ Deno.test("wantsBell(): direct messages and mentions from others only", () => {
     true,
   );
   assertEquals(wantsBell({ type: "notice", message: "alice" }, "alice"), false);
+  const mute = (target: string): ClientEvent => ({
+    type: "moderation",
+    action: "mute",
+    room: "lobby",
+    actor: "carol",
+    ts: TS,
+    target,
+    until: null,
+  });
+  assertEquals(wantsBell(mute("alice"), "alice"), true);
+  assertEquals(wantsBell(mute("bob"), "alice"), false);
 });
 
 Deno.test("every event type renders (or is deliberately silent) without throwing", () => {
