@@ -194,7 +194,11 @@ export function decodeModerationEvent(f: Fields): ModerationEvent {
     case "deop":
     case "voice":
     case "devoice":
-      return { action: action as "op", ...base, target: userField(f, "target") };
+      return {
+        action: action as "unban" | "unmute" | "op" | "deop" | "voice" | "devoice",
+        ...base,
+        target: userField(f, "target"),
+      };
   }
 }
 
