@@ -1,9 +1,11 @@
 /**
  * `openchat serve`: the chat server. Creates the CA on first run, keeps the server certificate
  * current, opens the message store (`openchat-store.db` in the data directory: persistent rooms,
- * room logs, inboxes and pre-keys, with the retention given), listens on TLS, records the address it listens on (for invites), and shuts down
- * cleanly on SIGINT or SIGTERM. A CA whose database is missing or belongs to another CA refuses
- * to start (see `server/authority.ts`).
+ * room logs, inboxes, pre-keys and moderation, with the retention given), records its
+ * administrators (`--admin`, `admins.json`), reads the message of the day (`--motd`), listens on
+ * TLS, records the address it listens on (for invites), and shuts down cleanly on SIGINT or
+ * SIGTERM. A CA whose database is missing or belongs to another CA refuses to start (see
+ * `server/authority.ts`).
  *
  * @module
  */
@@ -20,6 +22,9 @@ import { ensureServerIdentity } from "../server/server_identity.ts";
 import { asCliError } from "./ca_command.ts";
 import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
 import { askPassphrase } from "./passphrase.ts";
+import { AdminsError, recordAdmins } from "../server/admins.ts";
+import { MotdError, readMotd } from "../server/moderation/mod.ts";
+import { isValidUserName } from "../protocol/names.ts";
 import { join } from "node:path";
 import {
   DEFAULT_MAX_ROOM_MESSAGES,
@@ -71,6 +76,19 @@ export function serveCommand() {
       integerIn(1, 10_000_000),
       DEFAULT_MAX_ROOM_MESSAGES,
     )
+    .option(
+      "--admin <name>",
+      "make NAME a server administrator, the owner of every room (repeatable; recorded in the data directory)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--remove-admin <name>",
+      "take NAME off the recorded administrators (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--motd <file>", "message of the day: shown on connecting and by /motd")
     .addOption(
       new Option("--log-level <level>", "least severe log lines to print")
         .choices(["debug", "info", "warn", "error"] as const)
@@ -85,8 +103,35 @@ export function serveCommand() {
           );
         }
       }
+      const named = [
+        ...options.admin.map((name) => ["--admin", name]),
+        ...options.removeAdmin.map((name) => ["--remove-admin", name]),
+      ];
+      for (const [option, name] of named) {
+        if (!isValidUserName(name)) {
+          throw new CliError(
+            `${option} ${JSON.stringify(name)} is not a user name ([a-z0-9][a-z0-9_-]{0,31})`,
+            EXIT_USAGE,
+          );
+        }
+      }
+      // Read before anything is created: a bad file stops the start with its reason.
+      let motd: string | null = null;
+      if (options.motd !== undefined) {
+        motd = await readMotd(options.motd).catch((error) => {
+          throw error instanceof MotdError ? new CliError(`--motd: ${error.message}`) : error;
+        });
+      }
       const logger = stderrLogger(options.logLevel as LogLevel);
       const ca = await openOrCreateCA(options.dataDir);
+      let admins: string[];
+      try {
+        admins = await recordAdmins(ca.dataDir, options.admin, options.removeAdmin);
+      } catch (error) {
+        ca.close();
+        if (error instanceof AdminsError) throw new CliError(error.message);
+        throw error;
+      }
       const wildcard = options.host === "0.0.0.0" || options.host === "::";
       const names = [...options.hostname, ...(wildcard ? [] : [options.host])];
       if (ca.adoptedDatabase) {
@@ -123,6 +168,8 @@ export function serveCommand() {
           logger,
           store,
           retentionMs,
+          admins,
+          motd,
           limits: {
             maxSessions: options.maxSessions,
             ratePerSecond: options.rateLimit,
@@ -146,6 +193,8 @@ export function serveCommand() {
       say(
         `  messages kept:             ${options.retentionDays} days, at most ${options.retentionMessages} per room`,
       );
+      say(`  administrators:            ${admins.length ? admins.join(", ") : "none"}`);
+      if (motd) say(`  message of the day:        ${options.motd}`);
       say(`  invites dial:              ${target}`);
       say(`Next:`);
       say(`  invite someone:  openchat ca invite alice --data-dir ${ca.dataDir}`);

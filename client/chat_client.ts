@@ -28,6 +28,8 @@ import { storeCursors, storeSecrets } from "./store_adapters.ts";
 import { E2EError } from "./e2e/errors.ts";
 import { MAX_TEXT_BYTES, type Plaintext, textFits } from "./e2e/payloads.ts";
 import type { ClientEvent } from "./events.ts";
+import { banListing, moderationNotice } from "./moderation_events.ts";
+import type { BanInfo, ModerationCommand } from "../protocol/moderation/types.ts";
 import { HistoryRecorder } from "./history_recorder.ts";
 import type { Identity } from "./identity.ts";
 import type { LocalStore } from "./local_store.ts";
@@ -110,6 +112,11 @@ export interface ChatClientOptions {
   localStore?: LocalStore;
 }
 
+/** The bans a `/banned` answer listed so far (it may come in several frames). */
+interface ModeratedBans {
+  bans: BanInfo[];
+}
+
 /** Everything that belongs to one connection and dies with it. */
 interface Connection {
   readonly link: ServerLink;
@@ -117,6 +124,8 @@ interface Connection {
   readonly limits: WireLimits;
   /** Device requests waiting for their answer: id to device label. */
   readonly deviceRequests: Map<string, string>;
+  /** Moderation requests waiting for their answer, with the bans a `/banned` answer listed so far. */
+  readonly moderationRequests: Map<string, ModeratedBans>;
   readonly catchUp: CatchUp;
   readyReported: boolean;
   fatal?: { code: string; message: string };
@@ -356,6 +365,21 @@ export class ChatClient {
     this.#deviceRequest("device_revoke", device);
   }
 
+  /**
+   * Sends a moderation command (read by `parseCommandLine`) about `room` (none for `/motd`). The
+   * server answers with `moderation` events to the room (actions), `bans`, `topic`, `modes` or
+   * `motd` (queries), or an `error` with the refusal's code (`not_operator`, `banned`...).
+   */
+  moderate(room: string | undefined, command: ModerationCommand): void {
+    if (room !== undefined && !isValidRoomName(room)) {
+      throw new RangeError(`${JSON.stringify(room)} is not a room name`);
+    }
+    const connection = this.#require();
+    const id = `k${this.#nextId++}`;
+    connection.moderationRequests.set(id, { bans: [] });
+    connection.link.send({ type: "moderate", id, ...(room ? { room } : {}), ...command });
+  }
+
   #deviceRequest(type: "device_invite" | "device_revoke", device: string): void {
     if (!isValidDeviceLabel(device)) {
       throw new RangeError(
@@ -421,6 +445,7 @@ export class ChatClient {
       engine,
       limits: welcome.limits,
       deviceRequests: new Map(),
+      moderationRequests: new Map(),
       catchUp: new CatchUp(this.#cursors),
       readyReported: false,
     };
@@ -648,12 +673,36 @@ export class ChatClient {
       case "rooms":
         this.#emit({ type: "rooms", rooms: message.rooms });
         break;
-      case "who":
+      case "who": {
+        const roles = new Map(message.roles?.map((entry) => [entry.user, entry]));
         this.#emit({
           type: "who",
           room: message.room,
-          members: message.members.map((user) => ({ user, verified: this.isVerified(user) })),
+          members: message.members.map((user) => {
+            const entry = roles.get(user);
+            return {
+              user,
+              verified: this.isVerified(user),
+              ...(entry ? { role: entry.role } : {}),
+              ...(entry?.muted ? { muted: true as const } : {}),
+            };
+          }),
         });
+        break;
+      }
+      case "moderation": {
+        const { type: _type, ...event } = message;
+        this.#emit(moderationNotice(event));
+        break;
+      }
+      case "moderated":
+        this.#moderated(connection, message);
+        break;
+      case "motd":
+        // Unasked (after `welcome`) only when there is one; asked, always answered.
+        if (message.id !== undefined && !connection.moderationRequests.delete(message.id)) break;
+        if (message.id === undefined && message.text === null) break;
+        this.#emit({ type: "motd", text: message.text });
         break;
       case "ping":
         connection.link.send({ type: "pong" });
@@ -672,6 +721,38 @@ export class ChatClient {
     }
     this.#reportReady(connection);
     await this.#flush(connection);
+  }
+
+  /**
+   * The answer to a moderation request of ours. `done` shows nothing: the `moderation` event
+   * that says what happened reached us too. A `/banned` answer may take several frames.
+   */
+  #moderated(
+    connection: Connection,
+    message: Extract<ServerMessage, { type: "moderated" }>,
+  ): void {
+    const request = connection.moderationRequests.get(message.id);
+    if (!request) return;
+    if (message.kind === "banned") {
+      request.bans.push(...message.bans);
+      if (message.more) return;
+    }
+    connection.moderationRequests.delete(message.id);
+    switch (message.kind) {
+      case "done":
+        return;
+      case "banned":
+        return this.#emit({ type: "bans", room: message.room, bans: request.bans.map(banListing) });
+      case "topic":
+        return this.#emit({
+          type: "topic",
+          room: message.room,
+          topic: message.topic,
+          modes: message.modes,
+        });
+      case "modes":
+        return this.#emit({ type: "modes", room: message.room, modes: message.modes });
+    }
   }
 
   /** The server holds a link for this device: accept the device that invited us, if proven. */
@@ -732,7 +813,10 @@ export class ChatClient {
           reason: message.message,
         });
       }
-      if (connection.deviceRequests.delete(message.id)) {
+      if (
+        connection.deviceRequests.delete(message.id) ||
+        connection.moderationRequests.delete(message.id)
+      ) {
         return this.#emit({ type: "error", code: message.code, message: message.message });
       }
       if (message.id.startsWith("b")) {

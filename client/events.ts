@@ -6,6 +6,7 @@
  */
 
 import type { DeviceInfo } from "../protocol/messages.ts";
+import type { ModerationAction, Standing } from "../protocol/moderation/types.ts";
 
 /** How far this client accepts the device key that signed something (see e2e/trust.ts). */
 export type TrustLevel = "verified" | "vouched" | "first_seen" | "not_accepted";
@@ -16,6 +17,43 @@ export interface DeviceTrustInfo {
   fingerprint: string;
   trust: TrustLevel;
   online: boolean;
+}
+
+/**
+ * What a moderator did in a room, as every member (and the actor, the target and an invitee)
+ * sees it: the server's `moderation` frame with its times as ISO 8601. Which fields are present
+ * depends on `action`: `target` for every action on a user; `reason` on `kick` and `ban` when
+ * one was given; `until` on `ban` and `mute` (null: for ever) and `invite` (its expiry); `topic`
+ * on `topic` (`""`: cleared); `modes` (the room's letters now, `""` for none) and `changes`
+ * (what changed, such as `+i` or `+m-t`) on `mode`.
+ */
+export interface ModerationNotice {
+  type: "moderation";
+  action: ModerationAction;
+  room: string;
+  /** Who did it. */
+  actor: string;
+  /** When the server decided it. */
+  ts: string;
+  target?: string;
+  reason?: string;
+  until?: string | null;
+  topic?: string;
+  modes?: string;
+  changes?: string;
+}
+
+/** One ban in force, as `/banned` lists it. */
+export interface BanListing {
+  user: string;
+  /** Who banned them. */
+  by: string;
+  /** Why, or `""`. */
+  reason: string;
+  /** When. */
+  at: string;
+  /** When it lifts by itself, or null for never. */
+  until: string | null;
 }
 
 /** One event from the chat client. */
@@ -127,7 +165,24 @@ export type ClientEvent =
     ours: string[];
   }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
-  | { type: "who"; room: string; members: { user: string; verified: boolean | null }[] }
+  /**
+   * A room's members. With a server that keeps a store, each with `role` (`admin`, `owner`,
+   * `operator`, `voiced` or `member`) and `muted: true` while a mute is in force.
+   */
+  | {
+    type: "who";
+    room: string;
+    members: { user: string; verified: boolean | null; role?: Standing; muted?: true }[];
+  }
+  | ModerationNotice
+  /** The answer to `/banned`: the bans in force in `room`, by user name. */
+  | { type: "bans"; room: string; bans: BanListing[] }
+  /** The answer to `/topic` without text: the topic (`""`: none) and the modes. */
+  | { type: "topic"; room: string; topic: string; modes: string }
+  /** The answer to `/mode` without changes: the room's mode letters (`""`: none). */
+  | { type: "modes"; room: string; modes: string }
+  /** The server's message of the day: on connecting (when it has one), and for `/motd`. */
+  | { type: "motd"; text: string | null }
   | { type: "whois"; user: string; online: boolean; devices: DeviceTrustInfo[] }
   | {
     type: "status";

@@ -6,48 +6,22 @@
  */
 
 import type { ClientEvent, TrustLevel } from "./events.ts";
+import {
+  describeMember,
+  describeModes,
+  formatBans,
+  formatModeration,
+} from "./format_moderation.ts";
+import { clock, messageClock, sanitize } from "./format_text.ts";
 
-/** Local time of an ISO timestamp as HH:MM:SS. */
-export function clock(iso: string | number | Date = new Date()): string {
-  const date = new Date(iso);
-  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((n) =>
-    String(n).padStart(2, "0")
-  ).join(":");
-}
+export { clock, messageClock, sanitize } from "./format_text.ts";
 
 /** Marks a message caught up from the server's store (`history: true`) rather than live. */
 export const HISTORY_MARK = "↶";
 
-/**
- * The time of a message: `HH:MM:SS` on the day of `now`, `YYYY-MM-DD HH:MM` on another day (a
- * message caught up or scrolled back to may be older than today).
- */
-export function messageClock(iso: string | number | Date, now: Date = new Date()): string {
-  const date = new Date(iso);
-  const sameDay = date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() &&
-    date.getDate() === now.getDate();
-  if (sameDay) return clock(date);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${
-    pad(date.getHours())
-  }:${pad(date.getMinutes())}`;
-}
-
 /** The time prefix of a message line: `[HH:MM:SS] `, or `[date time] ↶ ` for history. */
 function messageTime(event: { ts: string; history?: true }): string {
   return event.history ? `[${messageClock(event.ts)}] ${HISTORY_MARK} ` : `[${clock(event.ts)}] `;
-}
-
-/**
- * Replaces control characters (terminal escapes among them) so text from others can never
- * move the cursor, change colours or retitle the window.
- */
-export function sanitize(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, "\ufffd").replace(
-    /\n/g,
-    "\n  ",
-  );
 }
 
 /** Marks a line from a user whose key changed and has not been trusted again. */
@@ -136,10 +110,26 @@ export function formatEvent(event: ClientEvent): string | undefined {
         : "-- no rooms";
     case "who":
       return `-- ${event.room}: ${
-        event.members.map((m) => m.verified === false ? `${m.user} [UNVERIFIED]` : m.user).join(
-          ", ",
-        ) || "nobody"
+        event.members.map((m) =>
+          m.verified === false ? `${describeMember(m)} [UNVERIFIED]` : describeMember(m)
+        ).join(", ") || "nobody"
       }`;
+    case "moderation":
+      return `-- ${formatModeration(event)}`;
+    case "bans":
+      return formatBans(event.room, event.bans);
+    case "topic":
+      return event.topic
+        ? `-- topic of ${event.room}: ${sanitize(event.topic)} (modes: ${
+          describeModes(event.modes)
+        })`
+        : `-- ${event.room} has no topic (modes: ${describeModes(event.modes)})`;
+    case "modes":
+      return `-- modes of ${event.room}: ${describeModes(event.modes)}`;
+    case "motd":
+      return event.text === null
+        ? "-- this server has no message of the day"
+        : `-- message of the day:\n  ${sanitize(event.text)}`;
     case "whois":
       return [
         `-- ${event.user}: ${event.online ? "online" : "offline"}${

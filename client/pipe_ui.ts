@@ -7,7 +7,7 @@
  */
 
 import type { ChatClient } from "./chat_client.ts";
-import { type CommandContext, commands } from "./commands/mod.ts";
+import { type CommandContext, commandErrorCode, commands } from "./commands/mod.ts";
 import type { ClientEvent } from "./events.ts";
 import { formatEvent } from "./format.ts";
 
@@ -89,6 +89,6 @@ async function handleLine(
   try {
     await commands.execute(context, line);
   } catch (error) {
-    print({ type: "error", code: "command", message: (error as Error).message });
+    print({ type: "error", code: commandErrorCode(error), message: (error as Error).message });
   }
 }

@@ -1,9 +1,16 @@
 /**
  * Error codes on the wire. Every refusal the server makes, and every protocol failure either
- * side detects, has one stable code here; `docs/PROTOCOL.md` lists them for other clients.
+ * side detects, has one stable code here; `docs/PROTOCOL.md` lists them for other clients. The
+ * moderation refusals (`not_operator`, `banned`, `muted`...) are defined beside the rest of
+ * moderation (`moderation/refusals.ts`) and joined in here.
  *
  * @module
  */
+
+import { REFUSALS } from "./moderation/refusals.ts";
+
+// The one code moderation shares with chat keeps chat's sentence: it is the same refusal.
+const { not_in_room: _sameAsChat, ...MODERATION_CODES } = REFUSALS;
 
 /** Every error code, with the sentence a user sees for it. */
 export const ERROR_CODES = {
@@ -44,6 +51,7 @@ export const ERROR_CODES = {
   membership_changed: "The room's membership changed since this message was sealed; seal it again",
   store_unavailable: "The server could not store this; it was not delivered",
   too_many_prekeys: "This device already has the maximum number of one-time pre-keys stored",
+  moderation_unavailable: "This server keeps no store, so it has no moderation",
   // Devices
   too_many_invites: "Too many invites are pending; wait for some to be used or to expire",
   too_many_devices: "This user already has the maximum number of devices",
@@ -51,6 +59,8 @@ export const ERROR_CODES = {
   // Endings
   replaced: "The same user logged in again elsewhere; this session was replaced",
   server_shutdown: "The server is shutting down",
+  // Moderation (non-fatal, naming the request's `id`, or the `room` of a refused join)
+  ...MODERATION_CODES,
 } as const;
 
 /** A stable error code. */

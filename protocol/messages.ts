@@ -26,6 +26,26 @@ import {
   textField,
   userField,
 } from "./fields.ts";
+import {
+  decodeModerate,
+  decodeModerated,
+  decodeModerationEvent,
+  decodeMotd,
+  decodeWhoRoles,
+  type ModeratedFrame,
+  type ModerateRequest,
+  type ModerationFrame,
+  type MotdFrame,
+  type WhoRole,
+} from "./moderation/frames.ts";
+
+export type {
+  ModeratedFrame,
+  ModerateRequest,
+  ModerationFrame,
+  MotdFrame,
+  WhoRole,
+} from "./moderation/frames.ts";
 
 /** The protocol version this code speaks. */
 export const PROTOCOL_VERSION = 2;
@@ -77,6 +97,13 @@ export const MAX_BUNDLE_DEVICES = 64;
 export const MAX_LISTED_OFFLINE = 1024;
 /** Most devices listed in one `devices` answer. */
 export const MAX_LISTED_DEVICES = 100;
+
+/**
+ * `presence` leave reasons after which the session goes on outside the room and may come back
+ * into it with the same session id: its user left (`left`), or a moderator removed its user
+ * (`kicked`, `banned`). Any other reason means the session ended.
+ */
+export const ROOM_EXIT_REASONS: ReadonlySet<string> = new Set(["left", "kicked", "banned"]);
 
 /** A chain key wrapped for one member. */
 export interface KeyItem {
@@ -132,6 +159,8 @@ export type ClientMessage =
   /** Asks for a pre-key bundle of each device (`user/device`), taking one one-time pre-key each. */
   | { type: "bundles"; id: string; devices: string[] }
   | { type: "lookup"; id: string; user: string }
+  /** A moderation command (`moderation/frames.ts`), answered by `moderated`, `motd` or `error`. */
+  | ModerateRequest
   | { type: "ping" }
   | { type: "pong" };
 
@@ -288,7 +317,10 @@ export type ServerMessage =
     announce?: string;
     agreement?: string;
     link?: string;
-    /** Why it left: "left" for a `leave`; anything else means the session ended. */
+    /**
+     * Why it left: "left" for a `leave`, "kicked" or "banned" when a moderator removed its user
+     * ({@linkcode ROOM_EXIT_REASONS}); anything else means the session ended.
+     */
     reason?: string;
     /** On `leave`: false when the user is no longer a member at all. */
     member?: boolean;
@@ -313,7 +345,8 @@ export type ServerMessage =
   | { type: "announce"; user: string; device: string; session: string; announce: string }
   | { type: "agreement"; user: string; device: string; session: string; payload: string }
   | { type: "rooms"; rooms: { name: string; members: number }[] }
-  | { type: "who"; room: string; members: string[] }
+  /** With a store, `roles`: the role of each member listed, and whether it is muted. */
+  | { type: "who"; room: string; members: string[]; roles?: WhoRole[] }
   | {
     type: "keys";
     room?: string;
@@ -367,6 +400,10 @@ export type ServerMessage =
   | { type: "bundles"; id: string; bundles: PrekeyBundle[]; more?: boolean }
   /** A device got a link after its session was described: to its co-members and itself. */
   | { type: "link"; user: string; device: string; session: string; link: string }
+  /** Moderation (`moderation/frames.ts`): an event, an answer, the message of the day. */
+  | ModerationFrame
+  | ModeratedFrame
+  | MotdFrame
   | { type: "ping" }
   | { type: "pong" };
 
@@ -541,6 +578,8 @@ export function decodeClientMessage(body: Uint8Array): ClientMessage {
     }
     case "lookup":
       return { type: "lookup", id: idField(f), user: userField(f) };
+    case "moderate":
+      return decodeModerate(f);
     default:
       return unknownType(f.type);
   }
@@ -780,11 +819,13 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
       if (!Array.isArray(members) || members.length > MAX_LISTED_MEMBERS) {
         throw new ProtocolError("bad_field", 'Field "members" must be a list of user names');
       }
-      return {
+      const message: ServerMessage = {
         type: "who",
         room: roomField(f),
         members: members.map((_, i) => userField(members as unknown as Fields, String(i))),
       };
+      if (f.roles !== undefined) message.roles = decodeWhoRoles(f, MAX_LISTED_MEMBERS);
+      return message;
     }
     case "keys": {
       const message: ServerMessage = {
@@ -923,6 +964,12 @@ export function decodeServerMessage(body: Uint8Array): ServerMessage {
         session: session(f),
         link: payloadField(f, "link", MAX_LINK_CHARS),
       };
+    case "moderation":
+      return { type: "moderation", ...decodeModerationEvent(f) };
+    case "moderated":
+      return decodeModerated(f);
+    case "motd":
+      return decodeMotd(f);
     case "ping":
     case "pong":
       return { type: f.type };

@@ -39,6 +39,8 @@ import type { CertificateRecord } from "./ca_store.ts";
 import { decodeSinglePem } from "../crypto/pem.ts";
 import { type DeviceDirectory, OfflineDelivery } from "./offline.ts";
 import { type ChatStore, DEFAULT_RETENTION_MS } from "./store/mod.ts";
+import { ModerationPolicy } from "./moderation/mod.ts";
+import { Moderator } from "./moderator.ts";
 
 /** How often the store's retention is applied by default: every ten minutes. */
 export const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -84,6 +86,13 @@ export interface ChatServerOptions {
   pruneIntervalMs?: number;
   /** The store's clock, ms since the epoch (tests move it); default `Date.now`. */
   clock?: () => number;
+  /**
+   * User names of the server's administrators, who act as owners in every room (with a store;
+   * `openchat serve --admin`, recorded in the data directory by `server/admins.ts`).
+   */
+  admins?: Iterable<string>;
+  /** The message of the day (`openchat serve --motd FILE`, checked by `readMotd`), or none. */
+  motd?: string | null;
 }
 
 /** Counts for monitoring and tests. */
@@ -105,6 +114,8 @@ export class ChatServer implements RouterContext {
   readonly devices: DeviceAdmin | undefined;
   /** Persistent rooms, logs, inboxes and pre-keys, when the server has a store. */
   readonly offline: OfflineDelivery | undefined;
+  /** Moderation of rooms (roles, bans, mutes, topics, modes), when the server has a store. */
+  readonly moderator: Moderator | undefined;
   readonly #pruneIntervalMs: number;
   /** Work that outlives the frame that started it (enrolment, revocation); awaited at shutdown. */
   readonly #background = new Set<Promise<void>>();
@@ -132,13 +143,27 @@ export class ChatServer implements RouterContext {
     this.rooms = new RoomRegistry(this.limits.maxRoomMembers, this.limits.maxRoomsPerSession);
     this.#knownRevoked = options.store ? options.records.revokedSerials() : new Set();
     this.#pruneIntervalMs = options.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
+    const clock = options.clock ?? Date.now;
+    // Moderation lives in the store beside the rooms it governs: no store, no moderation.
+    const policy = options.store
+      ? new ModerationPolicy({
+        store: options.store,
+        admins: options.admins ?? [],
+        clock,
+        motd: options.motd ?? null,
+      })
+      : undefined;
     this.offline = options.store
       ? new OfflineDelivery(this, {
         store: options.store,
         directory: certificateDirectory(options.records, options.registrar),
-        clock: options.clock ?? Date.now,
+        clock,
         retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+        gate: policy,
       })
+      : undefined;
+    this.moderator = policy && this.offline
+      ? new Moderator(this, policy, this.offline, this.#log)
       : undefined;
     const cache = new CertificateCache(options.caCert);
     this.#setupContext = {
@@ -422,6 +447,7 @@ export class ChatServer implements RouterContext {
     const session = this.#register(step.verified, conn, prekeys);
     this.#pending.delete(conn);
     tls.endSetup();
+    this.moderator?.greet(session);
     this.offerLinks(session);
     return session;
   }

@@ -17,12 +17,17 @@
  *   was sealed for a membership in which that device was, and still is, a member device.
  * - A device reads the log only inside its intervals (the store enforces it) and only up to the
  *   `seq` its session's `joined` reported; live frames carry the rest.
+ * - Moderation (a {@linkcode RoomGate}) is asked in the room's turn, before anything changes:
+ *   whether a user may join (every `join`, and the automatic rejoin after a session announces),
+ *   and whether they may speak (every `msg`). A moderator's kick or ban ends the membership in
+ *   the store and then takes the user out of the live room in the same turn
+ *   ({@linkcode OfflineDelivery.removeUser}).
  *
  * @module
  */
 
 import { toBase64Url } from "../crypto/bytes.ts";
-import { ERROR_CODES } from "../protocol/errors.ts";
+import { ERROR_CODES, type ErrorCode } from "../protocol/errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
 import {
   type ClientMessage,
@@ -73,6 +78,22 @@ export interface DeviceDirectory {
   awaitsLink?(user: string, device: string): boolean;
 }
 
+/** A refusal from a {@linkcode RoomGate}: a stable code and a sentence naming the particulars. */
+export type GateVerdict = { ok: true } | { ok: false; code: ErrorCode; message: string };
+
+/**
+ * Who may join a room and speak in it: the moderation policy (`server/moderation/`), asked in
+ * the room's turn. A room without a gate lets every user in and every member speak.
+ */
+export interface RoomGate {
+  /** May `user` join the existing `room`? (Not asked of the user who creates it.) */
+  canJoin(user: string, room: string): Promise<GateVerdict>;
+  /** `user` has just become a member of `room` (an invite they held is used up). */
+  onJoin(user: string, room: string): Promise<unknown>;
+  /** May `user`, a member, send a message in `room` now? */
+  canSpeak(user: string, room: string): Promise<GateVerdict>;
+}
+
 /** What offline delivery needs from the server. */
 export interface OfflineContext {
   readonly rooms: RoomRegistry;
@@ -88,6 +109,8 @@ export interface OfflineOptions {
   clock: () => number;
   /** The store's retention, so that descriptions of long-lived sessions are kept fresh. */
   retentionMs: number;
+  /** Who may join and speak (moderation); without, everyone may. */
+  gate?: RoomGate;
 }
 
 /** True when a session of `address` (`user/device`) is in `room` now. */
@@ -183,6 +206,7 @@ export class OfflineDelivery {
   readonly #directory: DeviceDirectory;
   readonly #clock: () => number;
   readonly #retentionMs: number;
+  readonly #gate: RoomGate | undefined;
   readonly #context: OfflineContext;
   /** Per room: its member devices (open intervals), as the store has them. */
   readonly #devices = new Map<string, Set<string>>();
@@ -193,6 +217,7 @@ export class OfflineDelivery {
     this.#directory = options.directory;
     this.#clock = options.clock;
     this.#retentionMs = options.retentionMs;
+    this.#gate = options.gate;
   }
 
   /** The store's time now. */
@@ -325,14 +350,22 @@ export class OfflineDelivery {
       return refuse(session, refusal, { room: name }, `${ERROR_CODES[refusal]}: ${name}`);
     }
     const now = this.#clock();
+    let created = false;
     if (!(await this.store.rooms.get(name))) {
       try {
-        await this.store.rooms.create(name, session.user, now);
+        await this.store.rooms.create(name, session.user, now); // its creator owns it
+        created = true;
       } catch (error) {
         if (!(error instanceof RoomExistsError)) throw error; // another server made it meanwhile
       }
     }
+    if (!created && this.#gate) {
+      // Banned, or not invited into a +i room: refused before anything changes.
+      const verdict = await this.#gate.canJoin(session.user, name);
+      if (!verdict.ok) return refuse(session, verdict.code, { room: name }, verdict.message);
+    }
     const newMember = await this.store.members.join(name, session.user, now);
+    if (newMember) await this.#gate?.onJoin(session.user, name);
     const devices = await this.#devicesOf(name);
     const opened: string[] = [];
     const open = async (address: string) => {
@@ -400,6 +433,31 @@ export class OfflineDelivery {
   }
 
   /**
+   * A moderator removed `user` from `name` (kick, ban), whose membership the store has already
+   * ended: call in the room's turn. Every live session of the user leaves the live room (each is
+   * told `left`; the others get `presence` `leave` with `reason` and `member: false`), and when
+   * none was there, each of the user's member devices is announced `removed`. Either way the
+   * room's membership version changes, so every remaining member starts a new chain that the
+   * removed user's devices never get.
+   */
+  async removeUser(name: string, user: string, reason: "kicked" | "banned"): Promise<void> {
+    const devices = await this.#devicesOf(name);
+    const theirs = [...devices].filter((address) => address.startsWith(`${user}/`));
+    for (const address of theirs) devices.delete(address);
+    const room = this.#context.rooms.get(name);
+    if (!room) return;
+    const live = [...room.members.values()].filter((member) => member.user === user);
+    for (const member of live) {
+      this.#context.rooms.leave(member, room, reason, { member: false });
+      member.joinedSeq.delete(name);
+      member.send({ type: "left", room: name });
+    }
+    if (live.length === 0) {
+      for (const address of theirs) this.#announceDevice(name, address, "removed");
+    }
+  }
+
+  /**
    * What a session's `presence` leave adds in `room` when the session ends: its device, which
    * stays an offline member device while its user is a member. Nothing for a revoked device.
    */
@@ -426,6 +484,8 @@ export class OfflineDelivery {
       if (message.version !== undefined && message.version !== room.version) {
         return refuse(session, "membership_changed", about);
       }
+      const verdict = await this.#gate?.canSpeak(session.user, name);
+      if (verdict && !verdict.ok) return refuse(session, verdict.code, about, verdict.message);
       const ts = this.#clock();
       await this.#describe(session, ts);
       const seq = await this.store.log.append(name, {

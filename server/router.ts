@@ -17,6 +17,7 @@ import {
 } from "../protocol/messages.ts";
 import { joinedFrames } from "./joined.ts";
 import type { OfflineDelivery } from "./offline.ts";
+import type { Moderator } from "./moderator.ts";
 import type { DeviceAdmin } from "./registrar.ts";
 import { refuse } from "./refuse.ts";
 import type { Room, RoomRegistry } from "./rooms.ts";
@@ -35,6 +36,8 @@ export interface RouterContext {
    * one, rooms live while they have sessions and nothing is kept (the behaviour before issue 12).
    */
   readonly offline?: OfflineDelivery;
+  /** Moderation of rooms, when the server has a store (it keeps roles, bans and modes). */
+  readonly moderator?: Moderator;
   /** The current sessions of `user`, one per device online. */
   sessionsOf(user: string): Session[];
   /** The live session with this id, if any. */
@@ -193,13 +196,24 @@ export function route(
 
     case "who": {
       const room = context.rooms.get(message.room);
-      const members = room ? [...room.members.values()].map((member) => member.user) : [];
-      session.send({
-        type: "who",
-        room: message.room,
-        members: members.sort().slice(0, MAX_LISTED_MEMBERS),
+      const users = new Set(room ? [...room.members.values()].map((member) => member.user) : []);
+      const members = [...users].sort().slice(0, MAX_LISTED_MEMBERS);
+      const moderator = context.moderator;
+      if (!moderator || members.length === 0) {
+        session.send({ type: "who", room: message.room, members });
+        return;
+      }
+      // With a store, each member's role (and mute) beside the names.
+      return stored(session, { room: message.room }, async () => {
+        const roles = await moderator.roles(message.room, members);
+        session.send({ type: "who", room: message.room, members, ...(roles ? { roles } : {}) });
       });
-      return;
+    }
+
+    case "moderate": {
+      const moderator = context.moderator;
+      if (!moderator) return refuse(session, "moderation_unavailable", { id: message.id });
+      return stored(session, { id: message.id }, () => moderator.handle(session, message));
     }
 
     case "keys": {
@@ -525,6 +539,9 @@ export function recipientsOf(
       }
       return [...told];
     }
+    case "moderate":
+      // The room's sessions hear the event; the target's sessions too, wherever they are.
+      return context.moderator?.recipients(session, message) ?? [session];
     case "device_link": {
       // The new device's live sessions and everyone who shares a room with them hear the link.
       const told = new Set<Session>([session]);

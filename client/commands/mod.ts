@@ -7,11 +7,18 @@
 import { deviceCommands } from "./devices.ts";
 import { historyCommands } from "./history.ts";
 import { messageCommands } from "./messages.ts";
+import { moderationCommands } from "./moderation.ts";
 import { type Command, CommandRegistry } from "./registry.ts";
 import { roomCommands } from "./rooms.ts";
 import { trustCommands } from "./trust.ts";
 
-export { type Command, type CommandContext, CommandError, CommandRegistry } from "./registry.ts";
+export {
+  type Command,
+  type CommandContext,
+  CommandError,
+  commandErrorCode,
+  CommandRegistry,
+} from "./registry.ts";
 
 const sessionCommands: Command[] = [
   {
@@ -48,6 +55,7 @@ const sessionCommands: Command[] = [
 export const commands: CommandRegistry = new CommandRegistry([
   ...sessionCommands.slice(0, 1),
   ...roomCommands,
+  ...moderationCommands,
   ...messageCommands,
   ...historyCommands,
   ...trustCommands,

@@ -31,12 +31,21 @@ export interface Command {
   run(context: CommandContext, args: string): void | Promise<void>;
 }
 
-/** A mistake in a command line, shown to the user as an error. */
+/**
+ * A mistake in a command line, shown to the user as an error with `code`: `command` by default,
+ * or the code the server would refuse the same input with (`bad_duration`, `topic_too_long`...),
+ * so a script sees one code whichever side caught it.
+ */
 export class CommandError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly code: string = "command") {
     super(message);
     this.name = "CommandError";
   }
+}
+
+/** The code an error from a command is shown with (see {@linkcode CommandError}). */
+export function commandErrorCode(error: unknown): string {
+  return error instanceof CommandError ? error.code : "command";
 }
 
 /** Splits `text` into its first word and the rest. */

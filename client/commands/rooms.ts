@@ -43,7 +43,7 @@ export const roomCommands: Command[] = [
   {
     name: "who",
     usage: "[ROOM]",
-    help: "list a room's members and whether each is verified",
+    help: "list a room's members, each one's role (owner, operator...) and whether it is verified",
     run(context, args) {
       const room = firstWord(args)[0].replace(/^#/, "") || context.currentRoom();
       if (!room) throw new CommandError("Usage: /who ROOM");

@@ -42,7 +42,11 @@ import { type DevicePrekeys } from "./device_prekeys.ts";
 import { OfflineDirectory, type OfflineMember, prekeyFromBundle } from "./offline.ts";
 import { prekeyRef, signPrekey } from "./prekeys.ts";
 import type { PrekeyBundle } from "../../protocol/messages.ts";
-import { MAX_BUNDLE_DEVICES, MAX_PREKEYS_PER_FRAME } from "../../protocol/messages.ts";
+import {
+  MAX_BUNDLE_DEVICES,
+  MAX_PREKEYS_PER_FRAME,
+  ROOM_EXIT_REASONS,
+} from "../../protocol/messages.ts";
 import {
   createEphemeral,
   type KeyPackageContent,
@@ -496,7 +500,8 @@ export class E2ESession {
       const member = room.members.get(message.session);
       room.members.delete(message.session);
       this.#received.get(room.name)?.drop(message.session);
-      if (message.reason !== "left") this.#endSession(message.session);
+      // Left, kicked or banned: the session goes on elsewhere and may come back. Else it ended.
+      if (!ROOM_EXIT_REASONS.has(message.reason ?? "")) this.#endSession(message.session);
       if (message.member === false) {
         // The user left the room: none of their devices is a member any more.
         for (const [address, entry] of room.offline) {

@@ -16,6 +16,7 @@ import {
   sanitize,
   UNVERIFIED_MARK,
 } from "../format.ts";
+import { describeMember, formatModeration } from "../format_moderation.ts";
 import type { Style } from "./style.ts";
 
 /** A message of ours that has been queued and not yet confirmed. */
@@ -61,9 +62,13 @@ export function mentions(text: string, user: string): boolean {
     .test(text);
 }
 
-/** Whether `event` should ring the terminal bell: a direct message, or a message naming us. */
+/**
+ * Whether `event` should ring the terminal bell: a direct message, a message naming us, or a
+ * moderator acting on us (a kick, a ban, a mute...).
+ */
 export function wantsBell(event: ClientEvent, me: string): boolean {
   if (event.type === "dm") return event.from !== me;
+  if (event.type === "moderation") return event.target === me && event.actor !== me;
   if (event.type === "message") return event.from !== me && mentions(event.text, me);
   return false;
 }
@@ -142,14 +147,22 @@ export function renderEvent(event: ClientEvent, context: LineContext): string | 
           : formatEvent(event)!,
       );
     case "who": {
-      const members =
-        event.members.map((member) =>
-          member.verified === false
-            ? `${style.user(member.user)} ${style.warning("[UNVERIFIED]")}`
-            : style.user(member.user)
-        ).join(", ") || "nobody";
+      const members = event.members.map((member) => {
+        const shown = describeMember(member).replace(member.user, style.user(member.user));
+        return member.verified === false ? `${shown} ${style.warning("[UNVERIFIED]")}` : shown;
+      }).join(", ") || "nobody";
       return stamp(`-- ${event.room}: ${members}`);
     }
+    case "moderation": {
+      // Being removed, muted or banned is news for us: in the warning colour.
+      const line = `-- ${formatModeration(event, context.me)}`;
+      return stamp(event.target === context.me ? style.warning(line) : line);
+    }
+    case "bans":
+    case "topic":
+    case "modes":
+    case "motd":
+      return stamp(formatEvent(event)!);
     case "status":
       return stamp(
         event.state === "connected"

@@ -148,7 +148,7 @@ Deno.test("mentions() matches the user name as a word, in any case", () => {
   assertEquals(mentions("hi a.b", "a-b"), false, "not a regular expression");
 });
 
-Deno.test("wantsBell(): direct messages and mentions from others only", () => {
+Deno.test("wantsBell(): direct messages, mentions and moderation of us, from others only", () => {
   assertEquals(wantsBell(message("hi alice"), "alice"), true);
   assertEquals(wantsBell(message("hi bob"), "alice"), false);
   assertEquals(wantsBell(message("note to self: alice", { from: "alice" }), "alice"), false);
@@ -157,6 +157,17 @@ Deno.test("wantsBell(): direct messages and mentions from others only", () => {
     true,
   );
   assertEquals(wantsBell({ type: "notice", message: "alice" }, "alice"), false);
+  const mute = (target: string): ClientEvent => ({
+    type: "moderation",
+    action: "mute",
+    room: "lobby",
+    actor: "carol",
+    ts: TS,
+    target,
+    until: null,
+  });
+  assertEquals(wantsBell(mute("alice"), "alice"), true);
+  assertEquals(wantsBell(mute("bob"), "alice"), false);
 });
 
 Deno.test("every event type renders (or is deliberately silent) without throwing", () => {
@@ -196,6 +207,34 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     },
     { type: "status", state: "reconnecting", message: "Lost; reconnecting in 1.0 s", retryInMs: 1 },
     { type: "status", state: "closed", message: "Disconnected" },
+    {
+      type: "moderation",
+      action: "ban",
+      room: "lobby",
+      actor: "carol",
+      ts: TS,
+      target: "bob",
+      until: null,
+      reason: "spam",
+    },
+    {
+      type: "moderation",
+      action: "mode",
+      room: "lobby",
+      actor: "carol",
+      ts: TS,
+      modes: "m",
+      changes: "+m",
+    },
+    { type: "bans", room: "lobby", bans: [] },
+    { type: "topic", room: "lobby", topic: "Be kind", modes: "t" },
+    { type: "modes", room: "lobby", modes: "" },
+    { type: "motd", text: "Welcome\nBe kind" },
+    {
+      type: "who",
+      room: "lobby",
+      members: [{ user: "bob", verified: true, role: "operator", muted: true }],
+    },
   ];
   for (const event of events) {
     const plain = renderEvent(event, context())!;
@@ -203,6 +242,24 @@ Deno.test("every event type renders (or is deliberately silent) without throwing
     assertEquals(plain, `[03:04:05] ${formatEvent(event)}`);
     assertEquals(stripAnsi(renderEvent(event, context(true))!), plain);
   }
+});
+
+Deno.test("a moderation event about us names us 'you', in the warning colour", () => {
+  const kick: ClientEvent = {
+    type: "moderation",
+    action: "kick",
+    room: "lobby",
+    actor: "carol",
+    ts: TS,
+    target: "alice",
+    reason: "calm down",
+  };
+  assertEquals(
+    renderEvent(kick, context()),
+    "[03:04:05] -- carol kicked you from lobby: calm down",
+  );
+  assertEquals(formatEvent(kick), "-- carol kicked alice from lobby: calm down");
+  assertEquals(renderEvent(kick, context(true)) !== renderEvent(kick, context()), true);
 });
 
 Deno.test("history messages show ↶ and their date when it is not today", () => {

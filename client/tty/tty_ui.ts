@@ -20,7 +20,7 @@
  */
 
 import type { ChatClient } from "../chat_client.ts";
-import { type CommandContext, commands } from "../commands/mod.ts";
+import { type CommandContext, commandErrorCode, commands } from "../commands/mod.ts";
 import type { ClientEvent } from "../events.ts";
 import { messageClock } from "../format.ts";
 import {
@@ -496,7 +496,11 @@ class ChatScreen {
       try {
         await commands.execute(this.#context, text);
       } catch (error) {
-        this.#show({ type: "error", code: "command", message: (error as Error).message });
+        this.#show({
+          type: "error",
+          code: commandErrorCode(error),
+          message: (error as Error).message,
+        });
       }
       this.#refresh();
     });

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { type ChatStore, SqliteStore, STORE_FILE } from "../store/mod.ts";
 import { assert, assertEquals } from "../../tests/support/assert.ts";
-import type { ModerationLimits } from "./limits.ts";
+import type { ModerationLimits } from "../../protocol/moderation/limits.ts";
 import { ModerationPolicy } from "./policy.ts";
 import type { Decision, ModerationCommand, Refusal, Verdict } from "./types.ts";
 

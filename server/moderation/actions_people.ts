@@ -7,7 +7,7 @@
 
 import { acted, type Context, resolveTarget, withReason } from "./context.ts";
 import { checkDuration, checkReason, isRefusal } from "./input.ts";
-import { refuse } from "./refusals.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import type { Decision, ModerationCommand } from "./types.ts";
 
 type Of<C extends ModerationCommand["command"]> = Extract<ModerationCommand, { command: C }>;

@@ -8,7 +8,7 @@
 
 import { acted, type Context, resolveTarget } from "./context.ts";
 import { isRefusal } from "./input.ts";
-import { refuse } from "./refusals.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import { isOperator } from "./standing.ts";
 import type { Decision, ModerationCommand } from "./types.ts";
 

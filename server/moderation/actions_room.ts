@@ -6,7 +6,7 @@
 
 import { acted, answered, type Context } from "./context.ts";
 import { applyModeChanges, checkTarget, checkTopic, isRefusal, parseModeChanges } from "./input.ts";
-import { refuse } from "./refusals.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import { isOperator } from "./standing.ts";
 import { type Decision, MODE_LETTERS, type ModeLetter, type ModerationCommand } from "./types.ts";
 

@@ -8,8 +8,8 @@
 
 import type { ChatStore, RoomRecord } from "../store/mod.ts";
 import { checkTarget, isRefusal } from "./input.ts";
-import type { ModerationLimits } from "./limits.ts";
-import { refuse } from "./refusals.ts";
+import type { ModerationLimits } from "../../protocol/moderation/limits.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import { mayActOn } from "./standing.ts";
 import type { Decision, ModerationEvent, Refusal, Reply, Standing } from "./types.ts";
 

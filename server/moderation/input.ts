@@ -9,7 +9,7 @@
 
 import { formatDuration, MAX_DURATION_MS, MIN_DURATION_MS } from "../../protocol/duration.ts";
 import { isValidUserName } from "../../protocol/names.ts";
-import { refuse } from "./refusals.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import { MODE_LETTERS, type ModeLetter, type Refusal } from "./types.ts";
 
 /** True when `value` is a refusal rather than a checked value. */

@@ -26,8 +26,8 @@
  */
 
 export * from "./types.ts";
-export * from "./refusals.ts";
-export * from "./limits.ts";
+export * from "../../protocol/moderation/refusals.ts";
+export * from "../../protocol/moderation/limits.ts";
 export { ModerationPolicy, type ModerationPolicyOptions } from "./policy.ts";
-export { COMMAND_HELP, parseCommandLine } from "./command_line.ts";
+export { COMMAND_HELP, parseCommandLine } from "../../protocol/moderation/command_line.ts";
 export { checkMotd, MotdError, readMotd } from "./motd.ts";

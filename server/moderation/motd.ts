@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MAX_MOTD_BYTES } from "./limits.ts";
+import { MAX_MOTD_BYTES } from "../../protocol/moderation/limits.ts";
 
 /** A message-of-the-day file that cannot be used. */
 export class MotdError extends Error {

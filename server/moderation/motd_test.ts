@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { assertEquals, assertRejects, assertThrows } from "../../tests/support/assert.ts";
-import { MAX_MOTD_BYTES } from "./limits.ts";
+import { MAX_MOTD_BYTES } from "../../protocol/moderation/limits.ts";
 import { checkMotd, MotdError, readMotd } from "./motd.ts";
 
 /** Writes `content` to a file in a temp dir and runs `fn` with its path. */

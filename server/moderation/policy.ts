@@ -42,8 +42,11 @@ import { changeRole } from "./actions_roles.ts";
 import { banned, invite, mode, topic } from "./actions_room.ts";
 import { answered, type Context } from "./context.ts";
 import { show } from "./input.ts";
-import { DEFAULT_MODERATION_LIMITS, type ModerationLimits } from "./limits.ts";
-import { refuse } from "./refusals.ts";
+import {
+  DEFAULT_MODERATION_LIMITS,
+  type ModerationLimits,
+} from "../../protocol/moderation/limits.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import { isOperator, isOwner, speaksWhenModerated, standingFrom } from "./standing.ts";
 import type {
   CommandName,

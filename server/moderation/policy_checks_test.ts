@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/support/assert.ts";
 import { SqliteStore } from "../store/mod.ts";
-import { INVITE_LIFETIME_MS } from "./limits.ts";
+import { INVITE_LIFETIME_MS } from "../../protocol/moderation/limits.ts";
 import { ModerationPolicy } from "./policy.ts";
 import { accepted, ADMINS, refused, T0, withFixture } from "./_test_support.ts";
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../tests/support/assert.ts";
-import { INVITE_LIFETIME_MS } from "./limits.ts";
+import { INVITE_LIFETIME_MS } from "../../protocol/moderation/limits.ts";
 import {
   accepted,
   type Fixture,

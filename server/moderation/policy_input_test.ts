@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "../../tests/support/assert.ts";
 import { MAX_DURATION_MS, MIN_DURATION_MS } from "../../protocol/duration.ts";
 import { MAX_LIST_ENTRIES, MAX_REASON_CHARS, MAX_TOPIC_CHARS } from "../store/mod.ts";
-import { parseCommandLine } from "./command_line.ts";
-import { MAX_REASON_LENGTH, MAX_TOPIC_LENGTH } from "./limits.ts";
+import { parseCommandLine } from "../../protocol/moderation/command_line.ts";
+import { MAX_REASON_LENGTH, MAX_TOPIC_LENGTH } from "../../protocol/moderation/limits.ts";
 import {
   accepted,
   type Fixture,

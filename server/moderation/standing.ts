@@ -8,7 +8,7 @@
  */
 
 import type { Role } from "../store/mod.ts";
-import { refuse } from "./refusals.ts";
+import { refuse } from "../../protocol/moderation/refusals.ts";
 import type { Refusal, Standing } from "./types.ts";
 
 /**

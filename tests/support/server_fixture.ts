@@ -113,6 +113,8 @@ export interface FixtureOptions {
   clock?: () => number;
   /** How often retention runs (default the server's). */
   pruneIntervalMs?: number;
+  /** The server's administrators (`serve --admin`). */
+  admins?: string[];
 }
 
 /**
@@ -148,6 +150,7 @@ export async function startServer(
       retentionMs: store?.options.retentionMs,
       clock: options.clock,
       pruneIntervalMs: options.pruneIntervalMs,
+      admins: options.admins,
     });
     address = server.address;
     return { server, store };

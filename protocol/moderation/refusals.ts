@@ -1,12 +1,13 @@
 /**
  * Why a moderation command, a join or a message is refused: a stable code for each reason with
- * the sentence a user sees, ready to join `protocol/errors.ts` when the server is wired. A
- * refusal's own `message` adds the particulars (who, which room, what was received).
+ * the sentence a user sees. They travel as non-fatal `error` frames and are part of the wire's
+ * codes (`../errors.ts` joins them in). A refusal's own `message` adds the particulars (who,
+ * which room, what was received).
  *
  * @module
  */
 
-import { formatDuration, MAX_DURATION_MS } from "../../protocol/duration.ts";
+import { formatDuration, MAX_DURATION_MS } from "../duration.ts";
 import { MAX_REASON_LENGTH, MAX_TOPIC_LENGTH } from "./limits.ts";
 import type { Refusal } from "./types.ts";
 

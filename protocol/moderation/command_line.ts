@@ -1,12 +1,13 @@
 /**
  * Moderation slash commands as people type them (`/ban bob 2h spamming links`), read once into a
- * {@linkcode ModerationCommand}, with the usage and help of each as records for `/help`. Imports
- * only `protocol/`, so the client can share it once it moves there.
+ * {@linkcode ModerationCommand}, with the usage and help of each as records for `/help`. The
+ * client reads its commands with it (`client/commands/moderation.ts`) and sends the result in a
+ * `moderate` frame; the server's policy judges the values.
  *
  * @module
  */
 
-import { parseDuration } from "../../protocol/duration.ts";
+import { parseDuration } from "../duration.ts";
 import { refuse } from "./refusals.ts";
 import { COMMAND_NAMES, type CommandName, type ModerationCommand, type Refusal } from "./types.ts";
 

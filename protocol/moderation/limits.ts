@@ -37,3 +37,25 @@ export const DEFAULT_MODERATION_LIMITS: Readonly<ModerationLimits> = Object.free
   maxTopicLength: MAX_TOPIC_LENGTH,
   inviteLifetimeMs: INVITE_LIFETIME_MS,
 });
+
+/**
+ * Longest reason or topic a moderation frame may carry at all, in characters: the wire's own
+ * bound, above the policy's ({@linkcode MAX_REASON_LENGTH}, {@linkcode MAX_TOPIC_LENGTH}) and
+ * equal to the store's last line. Text within it that passes the policy's bound is refused
+ * by the server with a code (`reason_too_long`, `topic_too_long`) and the session goes on;
+ * a frame past it is malformed (`bad_field`), so the client never sends one.
+ */
+export const MAX_MODERATION_TEXT_CHARS = 1024;
+
+/**
+ * Longest command name, target and mode change a `moderate` frame may carry, in characters.
+ * Within them the server judges the value (`bad_command`, `bad_target`, `bad_mode`).
+ */
+export const MAX_COMMAND_CHARS = 16;
+/** See {@linkcode MAX_COMMAND_CHARS}: room for any user name and more, so the policy judges it. */
+export const MAX_TARGET_CHARS = 64;
+/** See {@linkcode MAX_COMMAND_CHARS}: `+imt-imt` and then some. */
+export const MAX_MODE_CHANGES_CHARS = 32;
+
+/** Most bans one `moderated` frame lists; a longer list goes on in more frames (`more`). */
+export const MAX_LISTED_BANS = 500;
