@@ -4,10 +4,15 @@
  * sequence number it has read, then live traffic, with no gap and no duplicate. It decides what
  * to ask for and what to hold back; the chat client sends, and the engine verifies and opens.
  *
- * Live messages of a room whose log is still being read are held, then released in order, and
- * anything at or below the last sequence already read is dropped as a duplicate. The room's live
- * key packages are held with them, in arrival order: a new chain's package says how many messages
- * the chain before it carried, and those are still in the log being read, not missing.
+ * Live traffic is held, in arrival order, while what came before it is still being read:
+ * - while the inbox is read, every live message, direct message and key package: a sender that
+ *   re-keys when this device comes back hands over its new epoch live before the inbox hands over
+ *   the older ones it sent meanwhile, and those (with everything sealed under them) would look
+ *   like replays, since a session's epochs are accepted only in increasing order;
+ * - while a room's log is read, that room's live messages and key packages: a new chain's package
+ *   says how many messages the chain before it carried, and those are in the log, not missing.
+ * Then the held frames are handled in order, and a room message at or below the last sequence
+ * already read is dropped as a duplicate.
  *
  * @module
  */
@@ -42,17 +47,21 @@ export class MemoryCursors implements Cursors {
   }
 }
 
-/** Most live messages held per room while its log is read (the rest arrive in the log too). */
+/**
+ * Most live frames held while the inbox is read, and per room while its log is read. Past it a
+ * frame is handled at once (a room message would come in the log too).
+ */
 export const MAX_HELD_LIVE = 1000;
 
-type LiveMessage = Extract<ServerMessage, { type: "msg" }>;
-/** What may be held while a room's log is read: its messages and its key packages. */
-export type LiveRoomFrame = LiveMessage | Extract<ServerMessage, { type: "keys" }>;
+/** Live traffic that catch-up may hold: room and direct messages, key packages. */
+export type LiveFrame = Extract<ServerMessage, { type: "msg" | "keys" | "dm" }>;
 
 /** The catch-up of one connection. */
 export class CatchUp {
-  /** Rooms whose log is being read: live messages held meanwhile. */
-  readonly #reading = new Map<string, LiveRoomFrame[]>();
+  /** Rooms whose log is being read: their live frames held meanwhile. */
+  readonly #reading = new Map<string, LiveFrame[]>();
+  /** Live frames held while the inbox is read; undefined when it is not being read. */
+  #inboxHeld: LiveFrame[] | undefined;
   #inboxUpTo = 0;
   /** Rooms this connection has joined (and caught up on, or is catching up on). */
   readonly #joined = new Set<string>();
@@ -61,6 +70,7 @@ export class CatchUp {
 
   /** The first request of a connection: the inbox after what was already read. */
   async start(): Promise<ClientMessage> {
+    this.#inboxHeld = [];
     return { type: "inbox", after: await this.cursors.inboxCursor() };
   }
 
@@ -70,6 +80,7 @@ export class CatchUp {
    */
   async inboxRead(message: Extract<ServerMessage, { type: "inbox" }>): Promise<ClientMessage[]> {
     for (const item of message.items) this.#inboxUpTo = Math.max(this.#inboxUpTo, item.seq);
+    if (message.done) this.#inboxDone();
     if (!message.done || this.#inboxUpTo === 0) return [];
     await this.cursors.setInboxCursor(this.#inboxUpTo);
     return [{ type: "inbox_ack", upto: this.#inboxUpTo }];
@@ -90,29 +101,57 @@ export class CatchUp {
   }
 
   /**
-   * True when `message` is held: its room's log is being read. (Outside catch-up a live message
-   * is always handled, even one at a sequence already read: only a replay can be that, and the
-   * engine refuses and reports it.) Direct key packages (no room) are never held.
+   * The server could not give the inbox (`store_unavailable`): what was held goes on without it.
    */
-  hold(message: LiveRoomFrame): boolean {
-    if (message.room === undefined) return false;
-    const held = this.#reading.get(message.room);
+  inboxFailed(): void {
+    this.#inboxDone();
+  }
+
+  /** The inbox was read: its held frames go on, into their room's queue if its log is read. */
+  #inboxDone(): void {
+    const held = this.#inboxHeld ?? [];
+    this.#inboxHeld = undefined;
+    this.#released.push(...held.filter((frame) => !this.hold(frame)));
+  }
+
+  /** Frames no longer held, for the caller to handle in this order (see `released`). */
+  readonly #released: LiveFrame[] = [];
+
+  /** The frames released since the last call, in the order to handle them. */
+  released(): LiveFrame[] {
+    return this.#released.splice(0);
+  }
+
+  /**
+   * True when `message` is held: the inbox, or its room's log, is being read. (Outside catch-up a
+   * live message is always handled, even one at a sequence already read: only a replay can be
+   * that, and the engine refuses and reports it.)
+   */
+  hold(message: LiveFrame): boolean {
+    if (this.#inboxHeld) {
+      if (this.#inboxHeld.length >= MAX_HELD_LIVE) return false;
+      this.#inboxHeld.push(message);
+      return true;
+    }
+    const room = "room" in message ? message.room : undefined;
+    const held = room === undefined ? undefined : this.#reading.get(room);
     if (!held) return false;
     if (held.length < MAX_HELD_LIVE) held.push(message);
+    else if (message.type !== "msg") return false; // a room message past it comes in the log
     return true;
   }
 
   /** A batch of `room`'s log was read; on its last one, the live frames held meanwhile. */
   async historyRead(
     message: Extract<ServerMessage, { type: "history" }>,
-  ): Promise<LiveRoomFrame[]> {
+  ): Promise<LiveFrame[]> {
     const last = message.entries.at(-1);
     if (last) await this.cursors.setLastSeq(message.room, last.seq);
     if (!message.done) return [];
     const held = this.#reading.get(message.room) ?? [];
     this.#reading.delete(message.room);
     const after = await this.cursors.lastSeq(message.room);
-    return held.filter((live) => live.type === "keys" || live.seq > after);
+    return held.filter((live) => live.type !== "msg" || live.seq > after);
   }
 
   /** A message of `room` with `seq` was read (or sent by us): it is not read again. */

@@ -23,7 +23,7 @@ import type { CloseCause } from "../protocol/transport.ts";
 import { type Endpoint, ServerLink, SetupError } from "./connection.ts";
 import { E2ESession, type Effects, type Outbound } from "./e2e/engine.ts";
 import { DevicePrekeys, MemorySecretStore, type SecretStore } from "./e2e/device_prekeys.ts";
-import { CatchUp, type Cursors, MemoryCursors } from "./catch_up.ts";
+import { CatchUp, type Cursors, type LiveFrame, MemoryCursors } from "./catch_up.ts";
 import { storeCursors, storeSecrets } from "./store_adapters.ts";
 import { E2EError } from "./e2e/errors.ts";
 import { MAX_TEXT_BYTES, type Plaintext, textFits } from "./e2e/payloads.ts";
@@ -553,6 +553,12 @@ export class ChatClient {
     connection.link.send(frame as ClientMessage);
   }
 
+  /** A live message, direct message or key package, in its turn (see `CatchUp.hold`). */
+  async #live(connection: Connection, message: LiveFrame): Promise<void> {
+    this.#apply(connection, await connection.engine.handle(message));
+    if (message.type === "msg") await connection.catchUp.seen(message.room, message.seq);
+  }
+
   async #handle(connection: Connection, message: ServerMessage): Promise<void> {
     if (this.#connection !== connection) return;
     const { engine } = connection;
@@ -568,19 +574,15 @@ export class ChatClient {
         break;
       }
       case "msg":
-        if (connection.catchUp.hold(message)) break;
-        this.#apply(connection, await engine.handle(message));
-        await connection.catchUp.seen(message.room, message.seq);
-        break;
       case "keys":
+      case "dm":
         if (connection.catchUp.hold(message)) break;
-        this.#apply(connection, await engine.handle(message));
+        await this.#live(connection, message);
         break;
       case "presence":
       case "offline_device":
       case "announce":
       case "agreement":
-      case "dm":
       case "bundles":
         this.#apply(connection, await engine.handle(message));
         break;
@@ -589,12 +591,12 @@ export class ChatClient {
         for (const frame of await connection.catchUp.inboxRead(message)) {
           connection.link.send(frame);
         }
+        for (const live of connection.catchUp.released()) await this.#live(connection, live);
         break;
       case "history": {
         this.#apply(connection, await engine.handleStored(message));
         for (const live of await connection.catchUp.historyRead(message)) {
-          this.#apply(connection, await engine.handle(live));
-          if (live.type === "msg") await connection.catchUp.seen(live.room, live.seq);
+          await this.#live(connection, live);
         }
         break;
       }
@@ -804,6 +806,11 @@ export class ChatClient {
     if (message.fatal) {
       connection.fatal = { code: message.code, message: message.message };
       return;
+    }
+    if (message.code === "store_unavailable" && !message.id && !message.room) {
+      // A store request without an id (the inbox, our rooms) failed: what waited goes on.
+      connection.catchUp.inboxFailed();
+      for (const live of connection.catchUp.released()) await this.#live(connection, live);
     }
     if (message.id) {
       if (this.#outbox.inflight(message.id)) {
