@@ -39,6 +39,7 @@ import type { CertificateRecord } from "./ca_store.ts";
 import { decodeSinglePem } from "../crypto/pem.ts";
 import { type DeviceDirectory, OfflineDelivery } from "./offline.ts";
 import { type ChatStore, DEFAULT_RETENTION_MS } from "./store/mod.ts";
+import type { ServerHooks } from "./server_hooks.ts";
 
 /** How often the store's retention is applied by default: every ten minutes. */
 export const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -84,6 +85,8 @@ export interface ChatServerOptions {
   pruneIntervalMs?: number;
   /** The store's clock, ms since the epoch (tests move it); default `Date.now`. */
   clock?: () => number;
+  /** A cluster's hooks (`server/cluster/`); without them this is the embedded single server. */
+  hooks?: ServerHooks;
 }
 
 /** Counts for monitoring and tests. */
@@ -120,6 +123,7 @@ export class ChatServer implements RouterContext {
   readonly #byUser = new Map<string, Set<Session>>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #hooks: ServerHooks | undefined;
   #revocationVersion: number;
   #stopping = false;
 
@@ -132,14 +136,16 @@ export class ChatServer implements RouterContext {
     this.rooms = new RoomRegistry(this.limits.maxRoomMembers, this.limits.maxRoomsPerSession);
     this.#knownRevoked = options.store ? options.records.revokedSerials() : new Set();
     this.#pruneIntervalMs = options.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
-    this.offline = options.store
-      ? new OfflineDelivery(this, {
-        store: options.store,
-        directory: certificateDirectory(options.records, options.registrar),
-        clock: options.clock ?? Date.now,
-        retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
-      })
-      : undefined;
+    this.#hooks = options.hooks;
+    const offlineOptions = options.store && {
+      store: options.store,
+      directory: certificateDirectory(options.records, options.registrar),
+      clock: options.clock ?? Date.now,
+      retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+    };
+    this.offline = offlineOptions &&
+      (this.#hooks?.createDelivery(this, offlineOptions) ??
+        new OfflineDelivery(this, offlineOptions));
     const cache = new CertificateCache(options.caCert);
     this.#setupContext = {
       caCert: options.caCert,
@@ -172,6 +178,7 @@ export class ChatServer implements RouterContext {
     // Devices revoked while the server was not running are forgotten now (idempotent).
     server.#forgetRevoked(server.#knownRevoked);
     server.#startTimers();
+    server.#hooks?.attach(server);
     void server.#acceptLoop();
     server.#log.log("info", "listening", { addr: server.address });
     return server;
@@ -203,13 +210,14 @@ export class ChatServer implements RouterContext {
 
   /** {@inheritDoc RouterContext.sessionById} */
   sessionById(id: string): Session | undefined {
-    const session = this.#byId.get(id);
+    const session = this.#byId.get(id) ?? this.#hooks?.remoteSessionById(id);
     return session && !session.ending ? session : undefined;
   }
 
   /** {@inheritDoc RouterContext.sessionsOf} */
   sessionsOf(user: string): Session[] {
-    return [...this.#byUser.get(user) ?? []];
+    const local = [...this.#byUser.get(user) ?? []];
+    return this.#hooks ? [...local, ...this.#hooks.remoteSessionsOf(user)] : local;
   }
 
   /**
@@ -242,11 +250,8 @@ export class ChatServer implements RouterContext {
       devices?.delete(session);
       if (devices?.size === 0) this.#byUser.delete(session.user);
     }
-    this.rooms.leaveAll(
-      session,
-      code ?? "quit",
-      this.offline?.leaveDetails(session, code ?? "quit"),
-    );
+    if (this.offline) this.offline.endSession(session, code ?? "quit");
+    else this.rooms.leaveAll(session, code ?? "quit");
     if (code) {
       // A slow reader is told at once, ahead of the backlog it is not reading; anyone else gets
       // everything queued for it first, then the reason.
@@ -457,6 +462,7 @@ export class ChatServer implements RouterContext {
     const devices = this.#byUser.get(client.user) ?? new Set<Session>();
     devices.add(session);
     this.#byUser.set(client.user, devices);
+    this.#hooks?.registered(session);
     session.send({
       type: "welcome",
       user: client.user,

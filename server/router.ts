@@ -130,6 +130,7 @@ export function route(
         announce: message.payload,
       });
       tellCoMembers(session, frame);
+      context.offline?.described(session, frame);
       return;
     }
 
@@ -147,6 +148,7 @@ export function route(
         payload: message.payload,
       });
       tellCoMembers(session, frame);
+      context.offline?.described(session, frame);
       return;
     }
 
