@@ -182,11 +182,13 @@ export class NatsLog implements RoomLogStore {
   ): Promise<number> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const state = await this.state(room);
+      // Markers carry the live membership on, so the last event always says who is in the room.
+      const members = (await this.lastEvent(room))?.record.members ?? [];
       try {
         return await this.publishAt(
           room,
           "e",
-          { ...fields, log: state.log, ver: state.ver },
+          { ...fields, members, log: state.log, ver: state.ver },
           state.streamSeq,
         );
       } catch (error) {
@@ -194,6 +196,22 @@ export class NatsLog implements RoomLogStore {
       }
     }
     throw new StoreUnavailableError(`too many concurrent writers of room ${room}`);
+  }
+
+  /** `room`'s last event (membership change or marker), with its stream sequence. */
+  async lastEvent(room: string): Promise<{ seq: number; record: EventRecord } | undefined> {
+    await this.ensureStream(room);
+    let last: StoredMsg | null;
+    try {
+      last = await this.#jsm.direct.getMessage(this.names.roomStream(room), {
+        last_by_subj: this.names.roomEvents(room),
+      });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const record = last && parseRecord(last.data);
+    return last && record ? { seq: last.seq, record: record as EventRecord } : undefined;
   }
 
   async #requireRoom(room: string): Promise<void> {

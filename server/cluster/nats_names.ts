@@ -58,6 +58,26 @@ export class StoreNames {
     return `${this.prefix}.room.${room}.*`;
   }
 
+  /** The bucket of live sessions: `USER.DEVICE` to the session and the server it is on. */
+  get presenceBucket(): string {
+    return `${this.prefix}_presence`;
+  }
+
+  /** The bucket of server heartbeats. */
+  get serversBucket(): string {
+    return `${this.prefix}_servers`;
+  }
+
+  /** The subject on which server `id` takes frames for its sessions. */
+  serverSubject(id: string): string {
+    return `${this.prefix}.srv.${id}`;
+  }
+
+  /** The subject on which servers tell each other that a session described itself anew. */
+  get updatesSubject(): string {
+    return `${this.prefix}.upd`;
+  }
+
   /** The subjects of every room's messages (to find their streams). */
   get allRoomMessages(): string {
     return `${this.prefix}.room.*.m`;
