@@ -22,12 +22,15 @@ import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./
 import { askPassphrase } from "./passphrase.ts";
 import { join } from "node:path";
 import {
+  type ChatStore,
   DEFAULT_MAX_ROOM_MESSAGES,
   DEFAULT_RETENTION_MS,
   SqliteStore,
   STORE_FILE,
   StoreError,
 } from "../server/store/mod.ts";
+import { clusterUrls, NATS_URL_ENV, NatsUrlError } from "../server/cluster/nats_urls.ts";
+import { type Cluster, joinCluster, openClusterCA } from "./cluster_setup.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -71,6 +74,12 @@ export function serveCommand() {
       integerIn(1, 10_000_000),
       DEFAULT_MAX_ROOM_MESSAGES,
     )
+    .option(
+      "--cluster <nats-url>",
+      `share rooms, messages and the CA's records with other servers through NATS (nats://HOST:PORT; repeatable or a comma list; default $${NATS_URL_ENV})`,
+      collect,
+      [] as string[],
+    )
     .addOption(
       new Option("--log-level <level>", "least severe log lines to print")
         .choices(["debug", "info", "warn", "error"] as const)
@@ -85,8 +94,33 @@ export function serveCommand() {
           );
         }
       }
+      let natsUrls: string[];
+      try {
+        natsUrls = clusterUrls(options.cluster);
+      } catch (error) {
+        if (error instanceof NatsUrlError) {
+          throw new CliError(`--cluster: ${error.message}`, EXIT_USAGE);
+        }
+        throw error;
+      }
       const logger = stderrLogger(options.logLevel as LogLevel);
-      const ca = await openOrCreateCA(options.dataDir);
+      const retentionMs = options.retentionDays * DAY_MS;
+      let cluster: Cluster | undefined;
+      if (natsUrls.length > 0) {
+        cluster = await joinCluster(natsUrls, {
+          logger,
+          retentionMs,
+          maxMessagesPerRoom: options.retentionMessages,
+        });
+      }
+      const ca = cluster
+        ? await openClusterCA(options.dataDir, cluster.journal, openOrCreateCA).catch(
+          async (error) => {
+            await cluster?.leave();
+            throw error;
+          },
+        )
+        : await openOrCreateCA(options.dataDir);
       const wildcard = options.host === "0.0.0.0" || options.host === "::";
       const names = [...options.hostname, ...(wildcard ? [] : [options.host])];
       if (ca.adoptedDatabase) {
@@ -96,13 +130,15 @@ export function serveCommand() {
       if (identity.issuedBecause) {
         logger.log("info", "server_certificate_issued", { reason: identity.issuedBecause });
       }
-      const retentionMs = options.retentionDays * DAY_MS;
-      let store: SqliteStore;
+      let store: ChatStore;
       try {
-        store = await SqliteStore.open(join(ca.dataDir, STORE_FILE), {
-          retentionMs,
-          maxMessagesPerRoom: options.retentionMessages,
-        });
+        if (cluster) store = cluster.store;
+        else {
+          store = await SqliteStore.open(join(ca.dataDir, STORE_FILE), {
+            retentionMs,
+            maxMessagesPerRoom: options.retentionMessages,
+          });
+        }
       } catch (error) {
         ca.close();
         if (error instanceof StoreError) throw new CliError(error.message);
@@ -123,6 +159,7 @@ export function serveCommand() {
           logger,
           store,
           retentionMs,
+          hooks: cluster?.node,
           limits: {
             maxSessions: options.maxSessions,
             ratePerSecond: options.rateLimit,
@@ -131,6 +168,7 @@ export function serveCommand() {
         });
       } catch (error) {
         await store.close();
+        await cluster?.leave();
         ca.close();
         throw new CliError(
           `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`,
@@ -147,6 +185,11 @@ export function serveCommand() {
         `  messages kept:             ${options.retentionDays} days, at most ${options.retentionMessages} per room`,
       );
       say(`  invites dial:              ${target}`);
+      if (cluster) {
+        say(
+          `  cluster:                   ${natsUrls.join(", ")} (server ${cluster.node.serverId})`,
+        );
+      }
       say(`Next:`);
       say(`  invite someone:  openchat ca invite alice --data-dir ${ca.dataDir}`);
       say(`  they run:        openchat enroll TOKEN   (then: openchat join)`);
@@ -155,6 +198,7 @@ export function serveCommand() {
       await server.shutdown();
       clearTimeout(deadline);
       await store.close();
+      await cluster?.leave();
       ca.close();
       logger.log("info", "stopped");
     });

@@ -346,9 +346,9 @@ export function route(
       });
 
     case "device_revoke":
-      return deviceRequest(session, message.id, () => {
+      return deviceRequest(session, message.id, async () => {
         // Only devices of the session's own user: the name comes from its certificate.
-        const serials = admin(context).revokeDevice(
+        const serials = await admin(context).revokeDevice(
           session.user,
           message.device,
           session.device,
@@ -359,9 +359,9 @@ export function route(
       });
 
     case "device_link":
-      return deviceRequest(session, message.id, () => {
+      return deviceRequest(session, message.id, async () => {
         // Only for devices of the session's own user that this very device invited.
-        const linked = admin(context).storeLink(
+        const linked = await admin(context).storeLink(
           session.user,
           message.device,
           session.device,

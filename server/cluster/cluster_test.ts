@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../../tests/support/assert.ts";
 import { clusterCa, startMember } from "../../tests/support/cluster_fixture.ts";
 import { NatsServer } from "../../tests/support/nats_server.ts";
-import { historyOf, join, joinedOf, online } from "../../tests/support/offline_client.ts";
+import { historyOf, join, online } from "../../tests/support/offline_client.ts";
 import { toIdentity } from "../../tests/support/server_fixture.ts";
 import type { CertificateAuthority } from "../authority.ts";
 
