@@ -91,3 +91,119 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "cluster: kill -9 of A moves alice to B by herself, and no acknowledged message is lost",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await inTempDir(async (dir) => {
+      const cluster = await startCluster(dir);
+      const clients: JoinProcess[] = [];
+      try {
+        const config = (name: string) => `${dir}/${name}-config`;
+        for (const [name, order] of [["alice", [0, 1]], ["bob", [1, 0]]] as const) {
+          const result = await enroll(await cluster.invite(name, [...order]), config(name));
+          assertEquals(result.code, 0, result.stderr);
+        }
+        const alice = JoinProcess.startWith(["--config-dir", config("alice")]);
+        clients.push(alice);
+        const bobFirst = JoinProcess.startWith(["--config-dir", config("bob")]);
+        await alice.next("ready", () => true, READY_MS);
+        await bobFirst.next("ready", () => true, READY_MS);
+        await alice.members("lobby", ["alice", "bob"]);
+        await bobFirst.close();
+        await alice.members("lobby", ["alice"]);
+
+        // Acknowledged by A (stored in the shared log), then A dies without a word.
+        const sent = ["one", "two", "three"];
+        for (const text of sent) await alice.say(text);
+        assertEquals((await cluster.servers[0]!.stop("SIGKILL")).signal, "SIGKILL");
+        const moved = await alice.next(
+          "status",
+          (e) => e.state === "connected" && e.message.includes(cluster.address(1)),
+          READY_MS,
+        );
+        assertStringIncludes(moved.message, "alice/main");
+        await alice.next("ready", () => true, READY_MS).catch(() => {});
+
+        // bob, back on B, reads all three from the shared store; then they chat live on B.
+        const bob = JoinProcess.startWith(["--config-dir", config("bob")]);
+        clients.push(bob);
+        await bob.next("ready", () => true, READY_MS);
+        for (const text of sent) {
+          const caught = await bob.next("message", (e) => e.text === text, READY_MS);
+          assertEquals([caught.from, caught.verified, caught.history], ["alice", true, true]);
+        }
+        await alice.members("lobby", ["alice", "bob"], READY_MS);
+        await alice.say("four, through B");
+        assertEquals(
+          (await bob.next("message", (e) => e.text === "four, through B")).from,
+          "alice",
+        );
+      } finally {
+        for (const client of clients) await client.close().catch(() => {});
+        await cluster.dispose();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster: NATS stopped for a few seconds: clear refusals and logs, then recovery by itself",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await inTempDir(async (dir) => {
+      const cluster = await startCluster(dir);
+      const clients: JoinProcess[] = [];
+      try {
+        const config = (name: string) => `${dir}/${name}-config`;
+        for (const [name, order] of [["alice", [0, 1]], ["bob", [1, 0]]] as const) {
+          const result = await enroll(await cluster.invite(name, [...order]), config(name));
+          assertEquals(result.code, 0, result.stderr);
+        }
+        const alice = JoinProcess.startWith(["--config-dir", config("alice")]);
+        const bob = JoinProcess.startWith(["--config-dir", config("bob")]);
+        clients.push(alice, bob);
+        await alice.next("ready", () => true, READY_MS);
+        await bob.next("ready", () => true, READY_MS);
+        await alice.members("lobby", ["alice", "bob"]);
+        await alice.say("before the outage");
+        await bob.next("message", (e) => e.text === "before the outage");
+
+        await cluster.nats.stop();
+        const [a, b] = cluster.servers;
+        await waitFor(() => a!.stderr().includes("event=nats_down"), "A logs that NATS is down");
+        await waitFor(() => b!.stderr().includes("event=nats_down"), "B logs that NATS is down");
+        await alice.type("during the outage");
+        const queued = await alice.next("queued", (e) => e.text === "during the outage");
+        const refused = await alice.next("undelivered", (e) => e.id === queued.id);
+        assertStringIncludes(refused.reason, "could not store");
+
+        await cluster.nats.restart();
+        await waitFor(() => a!.stderr().includes("event=nats_up"), "A logs that NATS is back");
+        await waitFor(() => b!.stderr().includes("event=nats_up"), "B logs that NATS is back");
+        // Both sessions stayed connected; the room goes on where it was.
+        const text = "after the outage";
+        await alice.say(text);
+        const got = await bob.next("message", (e) => e.text === text, READY_MS);
+        assertEquals([got.from, got.verified], ["alice", true]);
+        await bob.say("and back");
+        assertEquals((await alice.next("message", (e) => e.text === "and back")).from, "bob");
+      } finally {
+        for (const client of clients) await client.close().catch(() => {});
+        await cluster.dispose();
+      }
+    });
+  },
+});
+
+/** Polls `check` every 50 ms for up to 15 s. */
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

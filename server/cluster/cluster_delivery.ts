@@ -344,6 +344,7 @@ export class ClusterDelivery extends OfflineDelivery {
     fresh = false,
   ): Promise<T | undefined> {
     return this.sequencer.run(name, async () => {
+      if (this.#store.link.state !== "up") throw new StoreUnavailableError("NATS is unreachable");
       const replica = await this.#follow(name);
       replica.turns += 1;
       try {

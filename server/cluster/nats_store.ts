@@ -39,13 +39,16 @@ export interface NatsStoreOptions extends StoreOptions {
  * Wraps every method of `part` so that a closed store refuses, and any failure becomes a store
  * error (see `nats_errors.ts`).
  */
-function guarded<T extends object>(part: T, isClosed: () => boolean): T {
+function guarded<T extends object>(part: T, isClosed: () => boolean, link: NatsLink): T {
   return new Proxy(part, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== "function") return value;
       return async (...args: unknown[]) => {
         if (isClosed()) throw new StoreUnavailableError("the store is closed");
+        // Refused at once while NATS is away, rather than queued for when it returns: the
+        // client is told now, and nothing it was told failed lands later.
+        if (link.state !== "up") throw new StoreUnavailableError("NATS is unreachable");
         try {
           return await value.apply(target, args);
         } catch (error) {
@@ -95,13 +98,13 @@ export class NatsStore implements ChatStore {
     const moderation = new NatsModeration(kv);
     this.#raw = { log, inbox, prekeys, sessions, moderation };
     const closed = () => this.#closed;
-    this.log = guarded(log, closed);
-    this.inbox = guarded(inbox, closed);
-    this.prekeys = guarded(prekeys, closed);
-    this.sessions = guarded(sessions, closed);
-    this.moderation = guarded(moderation, closed);
-    this.rooms = guarded(new NatsRooms(kv, log), closed);
-    this.members = guarded(new NatsMembers(kv, log), closed);
+    this.log = guarded(log, closed, link);
+    this.inbox = guarded(inbox, closed, link);
+    this.prekeys = guarded(prekeys, closed, link);
+    this.sessions = guarded(sessions, closed, link);
+    this.moderation = guarded(moderation, closed, link);
+    this.rooms = guarded(new NatsRooms(kv, log), closed, link);
+    this.members = guarded(new NatsMembers(kv, log), closed, link);
   }
 
   /**
