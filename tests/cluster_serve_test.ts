@@ -75,6 +75,15 @@ Deno.test({
         assertEquals([caught.from, caught.verified, caught.history], ["alice", true, true]);
         await carolB.close();
 
+        // What NATS keeps on disk (room logs, inboxes, records, the CA's journal) holds the
+        // chat's metadata but none of its plaintext.
+        const stored = await natsFiles(cluster.nats.storeDir);
+        assertStringIncludes(stored, '"user":"alice"'); // it was written to disk
+        for (const text of ["hi bob, from A", "hello alice, from B", "psst, across servers"]) {
+          assert(!stored.includes(text), `NATS stored the plaintext ${JSON.stringify(text)}`);
+        }
+        assert(!stored.includes("while carol was away"));
+
         // A revocation made through the cluster's records closes bob's session on B.
         const revoked = await cluster.ca(["revoke", "bob", "--yes"]);
         assertEquals(revoked.code, 0, revoked.stderr);
@@ -206,4 +215,15 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Every file under `dir`, as text (bytes that are not UTF-8 become replacement characters). */
+async function natsFiles(dir: string): Promise<string> {
+  let all = "";
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) all += await natsFiles(path);
+    else if (entry.isFile) all += new TextDecoder().decode(await Deno.readFile(path));
+  }
+  return all;
 }

@@ -12,6 +12,7 @@ import { ClusterNode } from "../../server/cluster/cluster_node.ts";
 import { NatsLink } from "../../server/cluster/nats_link.ts";
 import { NatsStore } from "../../server/cluster/nats_store.ts";
 import type { Logger } from "../../server/log.ts";
+import type { ServerLimits } from "../../server/limits.ts";
 import { CaRegistrar } from "../../server/registrar.ts";
 import { ensureServerIdentity, type ServerIdentity } from "../../server/server_identity.ts";
 import type { CapturedLog } from "./server_fixture.ts";
@@ -42,6 +43,7 @@ export async function startMember(
   identity: ServerIdentity,
   natsUrl: string,
   prefix: string,
+  limits: Partial<ServerLimits> = {},
 ): Promise<ClusterMember> {
   const logs: CapturedLog[] = [];
   const logger: Logger = {
@@ -62,6 +64,7 @@ export async function startMember(
     store,
     retentionMs: store.options.retentionMs,
     hooks: node,
+    limits,
   });
   address = server.address;
   return {
