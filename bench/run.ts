@@ -64,8 +64,8 @@ function parameters(quick: boolean) {
       e2e: { roomSizes: [3], warmupMs: 500, measureMs: 1500, window: 8 },
       cluster: {
         sizes: [100],
-        warmupMs: 500,
-        measureMs: 1500,
+        warmupMs: 300,
+        measureMs: 1000,
         inFlightDeliveries: 3000,
         probes: 8,
       },
