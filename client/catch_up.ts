@@ -42,6 +42,8 @@ export class MemoryCursors implements Cursors {
 
 /** Most live messages held per room while its log is read (the rest arrive in the log too). */
 export const MAX_HELD_LIVE = 1000;
+/** Most frames held while the inbox is read (it is read first, and quickly). */
+export const MAX_HELD_DURING_INBOX = 10_000;
 
 type LiveMessage = Extract<ServerMessage, { type: "msg" }>;
 
@@ -50,6 +52,14 @@ export class CatchUp {
   /** Rooms whose log is being read: live messages held meanwhile. */
   readonly #reading = new Map<string, LiveMessage[]>();
   #inboxUpTo = 0;
+  /**
+   * Everything else the server sent while the inbox was being read, in order: what waited in
+   * the inbox is older than what comes live (a sender's live key package for an epoch after the
+   * one it left in the inbox), so the inbox goes first. Undefined once the inbox was read (or
+   * when none is read).
+   */
+  #held: ServerMessage[] | undefined;
+  #inboxDone = false;
   /** Rooms this connection has joined (and caught up on, or is catching up on). */
   readonly #joined = new Set<string>();
 
@@ -57,6 +67,7 @@ export class CatchUp {
 
   /** The first request of a connection: the inbox after what was already read. */
   async start(): Promise<ClientMessage> {
+    this.#held = [];
     return { type: "inbox", after: await this.cursors.inboxCursor() };
   }
 
@@ -66,9 +77,37 @@ export class CatchUp {
    */
   async inboxRead(message: Extract<ServerMessage, { type: "inbox" }>): Promise<ClientMessage[]> {
     for (const item of message.items) this.#inboxUpTo = Math.max(this.#inboxUpTo, item.seq);
+    if (message.done) this.#inboxDone = true;
     if (!message.done || this.#inboxUpTo === 0) return [];
     await this.cursors.setInboxCursor(this.#inboxUpTo);
     return [{ type: "inbox_ack", upto: this.#inboxUpTo }];
+  }
+
+  /**
+   * True when `message` is held until the inbox has been read (every frame but the inbox's own);
+   * {@linkcode releaseHeld} hands them back then, in order. At most
+   * {@linkcode MAX_HELD_DURING_INBOX} are held; past that they are handled at once.
+   */
+  holdForInbox(message: ServerMessage): boolean {
+    const held = this.#held;
+    if (!held || this.#inboxDone || message.type === "inbox") return false;
+    // A refusal (the inbox could not be read: store_unavailable) ends the wait: nothing is
+    // held for an answer that will not come.
+    if (message.type === "error") {
+      this.#inboxDone = true;
+      return false;
+    }
+    if (held.length >= MAX_HELD_DURING_INBOX) return false;
+    held.push(message);
+    return true;
+  }
+
+  /** Once the inbox was read: what the server sent meanwhile, in the order it came. */
+  releaseHeld(): ServerMessage[] {
+    if (!this.#inboxDone) return [];
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    return held;
   }
 
   /**

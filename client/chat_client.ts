@@ -566,6 +566,14 @@ export class ChatClient {
 
   async #handle(connection: Connection, message: ServerMessage): Promise<void> {
     if (this.#connection !== connection) return;
+    // The inbox first: what the server sends meanwhile waits for it (see `catch_up.ts`).
+    if (connection.catchUp.holdForInbox(message)) return;
+    await this.#dispatch(connection, message);
+    // Once the inbox was read (or refused): what came meanwhile, in order.
+    for (const held of connection.catchUp.releaseHeld()) await this.#dispatch(connection, held);
+  }
+
+  async #dispatch(connection: Connection, message: ServerMessage): Promise<void> {
     const { engine } = connection;
     switch (message.type) {
       case "joined": {
