@@ -18,9 +18,10 @@ import { type ConnectionsResult, runConnections } from "./sections/connections.t
 import { type CryptoResult, runCrypto } from "./sections/crypto.ts";
 import { type E2EResult, runE2E } from "./sections/e2e.ts";
 import { type FanoutFigure, type FanoutResult, runFanout } from "./sections/fanout.ts";
+import { type ClusterResult, runCluster } from "./sections/cluster.ts";
 import { round } from "./lib/stats.ts";
 
-const SECTIONS = ["fanout", "connections", "crypto", "e2e"] as const;
+const SECTIONS = ["fanout", "connections", "crypto", "e2e", "cluster"] as const;
 type Section = typeof SECTIONS[number];
 
 function parseArgs(args: string[]) {
@@ -39,7 +40,7 @@ function parseArgs(args: string[]) {
     } else if (arg === "--out") out = args[++i] ?? out;
     else if (arg === "--help" || arg === "-h") {
       console.log(
-        "usage: deno task bench [--quick] [--only fanout,connections,crypto,e2e] [--out FILE]",
+        "usage: deno task bench [--quick] [--only fanout,connections,crypto,e2e,cluster] [--out FILE]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
@@ -61,6 +62,13 @@ function parameters(quick: boolean) {
       connections: { memoryLow: 200, memoryHigh: 1000, roomSize: 10, burst: 500, settleMs: 10000 },
       crypto: { seconds: 0.4, rotations: 5 },
       e2e: { roomSizes: [3], warmupMs: 500, measureMs: 1500, window: 8 },
+      cluster: {
+        sizes: [100],
+        warmupMs: 300,
+        measureMs: 1000,
+        inFlightDeliveries: 3000,
+        probes: 8,
+      },
     }
     : {
       fanout: {
@@ -79,6 +87,13 @@ function parameters(quick: boolean) {
       },
       crypto: { seconds: 2, rotations: 20 },
       e2e: { roomSizes: [3, 10], warmupMs: 1000, measureMs: 4000, window: 8 },
+      cluster: {
+        sizes: [10, 100],
+        warmupMs: 1000,
+        measureMs: 4000,
+        inFlightDeliveries: 3000,
+        probes: 8,
+      },
     };
 }
 
@@ -222,6 +237,7 @@ export function report(results: {
   connections?: ConnectionsResult;
   crypto?: CryptoResult;
   e2e?: E2EResult;
+  cluster?: ClusterResult;
   targets: Target[];
 }): string {
   const { meta, fanout, connections, crypto, e2e } = results;
@@ -385,6 +401,7 @@ export function report(results: {
     }
     out.push(table(rows));
   }
+  if (results.cluster) out.push(...clusterReport(results.cluster));
   if (results.targets.length) {
     out.push(
       "",
@@ -413,6 +430,7 @@ if (import.meta.main) {
       : 0,
     args.only.includes("fanout") ? Math.max(...params.fanout.sizes) : 0,
     args.only.includes("e2e") ? Math.max(...params.e2e.roomSizes) : 0,
+    args.only.includes("cluster") ? Math.max(...params.cluster.sizes) : 0,
     1,
   );
   log(`preparing a CA and ${users} user certificates ...`);
@@ -421,6 +439,7 @@ if (import.meta.main) {
   let connections: ConnectionsResult | undefined;
   let crypto: CryptoResult | undefined;
   let e2e: E2EResult | undefined;
+  let cluster: ClusterResult | undefined;
   try {
     if (args.only.includes("crypto")) crypto = await runCrypto(params.crypto, log);
     if (args.only.includes("fanout")) fanout = await runFanout(pki, params.fanout, log);
@@ -428,6 +447,7 @@ if (import.meta.main) {
       connections = await runConnections(pki, params.connections, log);
     }
     if (args.only.includes("e2e")) e2e = await runE2E(pki, params.e2e, log);
+    if (args.only.includes("cluster")) cluster = await runCluster(pki, params.cluster, log);
   } finally {
     await pki.remove().catch(() => {});
   }
@@ -437,6 +457,7 @@ if (import.meta.main) {
     connections,
     crypto,
     e2e,
+    cluster,
     targets: targets(fanout, connections, crypto),
   };
   console.log(report(results));
@@ -445,4 +466,30 @@ if (import.meta.main) {
   console.log(`\nWrote ${args.out} (${results.meta.seconds} s)`);
   // Child processes are all stopped; exit even if a stray handle lingers.
   Deno.exit(0);
+}
+
+/** The cluster section's table: the same clients through one server and through two. */
+function clusterReport(cluster: ClusterResult): string[] {
+  const out = [
+    "",
+    `Fan-out through a cluster (${cluster.natsServer}): deliveries/s at saturation; latency (ms) at half that rate; CPU µs per delivery`,
+  ];
+  if (cluster.skipped.length) return [...out, ...cluster.skipped.map((s) => `  note: ${s}`)];
+  const names = {
+    one_sqlite: "one server, SQLite",
+    one_nats: "one server, NATS",
+    two_nats: "two servers, NATS",
+  };
+  const rows = [["N", "set-up", "deliveries/s", "p50/p99", "openchat CPU µs", "NATS CPU µs"]];
+  for (const f of cluster.figures) {
+    rows.push([
+      String(f.n),
+      names[f.setup],
+      fmt(f.deliveriesPerSec),
+      `${fmt(f.half.p50Ms, 1)}/${fmt(f.half.p99Ms, 1)}`,
+      fmt(f.serverCpuUsPerDelivery, 2),
+      fmt(f.natsCpuUsPerDelivery, 2),
+    ]);
+  }
+  return [...out, table(rows)];
 }

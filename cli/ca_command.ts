@@ -29,6 +29,24 @@ import { LISTEN_RECORD_FILE, readListenRecord } from "../server/listen_record.ts
 import { exists, writeFileAtomic } from "../util/files.ts";
 import { CliError, collect, dataDirOption, EXIT_USAGE, integerIn, say } from "./common.ts";
 import { askPassphrase } from "./passphrase.ts";
+import { clusterUrls, NATS_URL_ENV, NatsUrlError } from "../server/cluster/nats_urls.ts";
+import { withClusterAuthority } from "./cluster_setup.ts";
+
+/** `--cluster URL`: the CA's records live in a cluster's NATS instead of `openchat.db`. */
+const CLUSTER_HELP =
+  `use the CA records of the cluster at this NATS (nats://HOST:PORT, repeatable; default $${NATS_URL_ENV} when set); the CA files still come from --data-dir`;
+
+/** The NATS URLs a `ca` command was given, if any (a usage error when malformed). */
+function natsUrlsOf(values: string[] | undefined): string[] {
+  try {
+    return clusterUrls(values ?? []);
+  } catch (error) {
+    if (error instanceof NatsUrlError) {
+      throw new CliError(`--cluster: ${error.message}`, EXIT_USAGE);
+    }
+    throw error;
+  }
+}
 
 /**
  * Runs `fn` with the CA of `dataDir`, turning authority refusals into CLI errors. With
@@ -37,8 +55,10 @@ import { askPassphrase } from "./passphrase.ts";
 async function withAuthority<T>(
   dataDir: string,
   fn: (ca: CertificateAuthority) => Promise<T> | T,
-  options: { unlock?: boolean } = {},
+  options: { unlock?: boolean; cluster?: string[] } = {},
 ): Promise<T> {
+  const urls = natsUrlsOf(options.cluster);
+  if (urls.length > 0) return withClusterAuthority(urls, dataDir, fn, options.unlock ?? false);
   const ca = await CertificateAuthority.load(dataDir, {
     passphrase: options.unlock ? () => askPassphrase(dataDir) : undefined,
   }).catch(asCliError);
@@ -122,6 +142,7 @@ function inviteCommand() {
       [] as string[],
     )
     .addOption(dataDirOption())
+    .option("--cluster <nats-url>", CLUSTER_HELP, collect, [] as string[])
     .action(async (name, options) => {
       try {
         checkUserName(name);
@@ -181,7 +202,7 @@ function inviteCommand() {
             record.hash.slice(0, INVITE_ID_CHARS)
           } --data-dir ${ca.dataDir}`,
         );
-      });
+      }, { cluster: options.cluster });
     });
 }
 
@@ -190,15 +211,16 @@ function cancelInviteCommand() {
     .description("cancel a pending invite (its id from `ca list --invites`)")
     .argument("<id>", "the invite's id (at least 6 hex characters)")
     .addOption(dataDirOption())
+    .option("--cluster <nats-url>", CLUSTER_HELP, collect, [] as string[])
     .action(async (id, options) => {
-      await withAuthority(options.dataDir, (ca) => {
-        const invite = ca.cancelInvite(id);
+      await withAuthority(options.dataDir, async (ca) => {
+        const invite = await ca.cancelInvite(id);
         say(
           `Cancelled the invite ${
             invite.hash.slice(0, INVITE_ID_CHARS)
           } for ${invite.name}/${invite.device}; it can no longer be used.`,
         );
-      });
+      }, { cluster: options.cluster });
     });
 }
 
@@ -225,6 +247,7 @@ function issueCommand() {
     )
     .option("--force", "overwrite the output file if it exists", false)
     .addOption(dataDirOption())
+    .option("--cluster <nats-url>", CLUSTER_HELP, collect, [] as string[])
     .action(async (name, options) => {
       try {
         checkUserName(name);
@@ -262,7 +285,7 @@ function issueCommand() {
           try {
             await write(issued.certPem.trim() + "\n" + ca.certPem.trim() + "\n");
           } catch (error) {
-            ca.store.forget(issued.record.serial);
+            await ca.store.commit(() => ca.store.forget(issued.record.serial));
             throw error;
           }
           report(issued.record);
@@ -281,7 +304,7 @@ function issueCommand() {
           `Note: this key was made here, so the CA operator has held it. For people, use ` +
             `\`openchat ca invite\`; for bots, prefer --csr with a key made on the bot.`,
         );
-      }, { unlock: true });
+      }, { unlock: true, cluster: options.cluster });
     });
 }
 
@@ -299,6 +322,7 @@ function listCommand() {
     .option("--json", "print one JSON array", false)
     .option("--invites", "list pending invites instead", false)
     .addOption(dataDirOption())
+    .option("--cluster <nats-url>", CLUSTER_HELP, collect, [] as string[])
     .action(async (options) => {
       await withAuthority(options.dataDir, (ca) => {
         if (options.invites) {
@@ -337,7 +361,7 @@ function listCommand() {
             record.fingerprint,
           ]),
         );
-      });
+      }, { cluster: options.cluster });
     });
 }
 
@@ -350,6 +374,7 @@ function revokeCommand() {
     .option("--reason <text>", "why, kept in the record")
     .option("-y, --yes", "do not ask for confirmation on a terminal", false)
     .addOption(dataDirOption())
+    .option("--cluster <nats-url>", CLUSTER_HELP, collect, [] as string[])
     .action(async (target, options) => {
       if (
         options.reason !== undefined &&
@@ -365,7 +390,7 @@ function revokeCommand() {
           });
           if (!sure) throw new CliError("Nothing revoked.");
         }
-        const revoked = ca.revoke(target, options.reason ?? null);
+        const revoked = await ca.revoke(target, options.reason ?? null);
         for (const record of revoked) {
           say(
             `Revoked ${record.name}/${record.device} (serial ${record.serial})${
@@ -374,7 +399,7 @@ function revokeCommand() {
           );
         }
         say("A running server closes the revoked sessions within seconds.");
-      });
+      }, { cluster: options.cluster });
     });
 }
 

@@ -15,9 +15,14 @@ import { CliError, EXIT_USAGE } from "./common.ts";
 export const CONFIG_DIR_HELP =
   "the client's config directory: identity, remembered server, trust store (default: $OPENCHAT_CONFIG, $XDG_CONFIG_HOME/openchat or ~/.config/openchat)";
 
+/** Most servers a client fails over to beyond the first (an invite names at most 4). */
+export const MAX_FALLBACKS = 7;
+
 /** A resolved target. */
 export interface ClientTarget {
   readonly endpoint: Endpoint;
+  /** The other addresses given or remembered, to fail over to. */
+  readonly fallbacks: Endpoint[];
   /** `host:port` as given or remembered. */
   readonly address: string;
   readonly identityPath: string;
@@ -31,6 +36,8 @@ export interface ClientTarget {
  */
 export async function resolveClientTarget(options: {
   address?: string;
+  /** More addresses after the first (`openchat join A B C`). */
+  more?: string[];
   identity?: string;
   configDir?: string;
 }): Promise<ClientTarget> {
@@ -46,14 +53,19 @@ export async function resolveClientTarget(options: {
       EXIT_USAGE,
     );
   }
+  const others = options.address !== undefined
+    ? options.more ?? []
+    : (remembered?.servers ?? []).filter((server) => server !== address);
   let endpoint: Endpoint;
+  let fallbacks: Endpoint[];
   try {
     endpoint = parseEndpoint(address);
+    fallbacks = others.slice(0, MAX_FALLBACKS).map(parseEndpoint);
   } catch (error) {
     throw new CliError((error as Error).message, EXIT_USAGE);
   }
   const identityPath = resolve(
     options.identity ?? remembered?.identity ?? join(configDir, IDENTITY_FILE),
   );
-  return { endpoint, address, identityPath, configDir };
+  return { endpoint, fallbacks, address, identityPath, configDir };
 }

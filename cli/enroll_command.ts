@@ -57,7 +57,12 @@ export function enrollCommand() {
       try {
         await ensurePrivateDir(dirname(out));
         await writeFileAtomic(out, enrolled.identityText, { createNew: !options.force });
-        await writeClientConfig(configDir, { server: enrolled.address, identity: out });
+        // Every address the invite names: the one that answered first, then the others.
+        const servers = [
+          enrolled.address,
+          ...token.addresses.filter((address) => address !== enrolled.address),
+        ];
+        await writeClientConfig(configDir, { server: enrolled.address, servers, identity: out });
         if (token.vouch) {
           // Kept to recognise the device that invited this one (it proves it held the token).
           const vouches = await VouchStore.open(configDir, enrolled.identity.caFingerprint);

@@ -26,8 +26,8 @@ export function joinCommand() {
       "join a server's chat, end-to-end encrypted (a chat screen on a terminal, lines in a pipe)",
     )
     .argument(
-      "[host:port]",
-      "the server, e.g. localhost:7443 or [::1]:7443 (default: the one remembered at enrolment)",
+      "[host:port...]",
+      "the server, e.g. localhost:7443 or [::1]:7443, then other servers of its cluster to fail over to (default: those remembered at enrolment)",
     )
     .option(
       "--identity <file>",
@@ -41,9 +41,10 @@ export function joinCommand() {
       "--no-history",
       "keep no local history (history-ID.db in the config directory: scrollback, search, unread)",
     )
-    .action(async (address, options) => {
+    .action(async (addresses, options) => {
       const target = await resolveClientTarget({
-        address,
+        address: addresses[0],
+        more: addresses.slice(1),
         identity: options.identity,
         configDir: options.configDir,
       });
@@ -77,6 +78,7 @@ export function joinCommand() {
       }
       const client = new ChatClient({
         endpoint: target.endpoint,
+        fallbacks: target.fallbacks,
         identity,
         identityPath: target.identityPath,
         trustStore,

@@ -27,12 +27,15 @@ import { MotdError, readMotd } from "../server/moderation/mod.ts";
 import { isValidUserName } from "../protocol/names.ts";
 import { join } from "node:path";
 import {
+  type ChatStore,
   DEFAULT_MAX_ROOM_MESSAGES,
   DEFAULT_RETENTION_MS,
   SqliteStore,
   STORE_FILE,
   StoreError,
 } from "../server/store/mod.ts";
+import { clusterUrls, NATS_URL_ENV, NatsUrlError } from "../server/cluster/nats_urls.ts";
+import { type Cluster, joinCluster, openClusterCA } from "./cluster_setup.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -89,6 +92,12 @@ export function serveCommand() {
       [] as string[],
     )
     .option("--motd <file>", "message of the day: shown on connecting and by /motd")
+    .option(
+      "--cluster <nats-url>",
+      `share rooms, messages and the CA's records with other servers through NATS (nats://HOST:PORT; repeatable or a comma list; default $${NATS_URL_ENV})`,
+      collect,
+      [] as string[],
+    )
     .addOption(
       new Option("--log-level <level>", "least severe log lines to print")
         .choices(["debug", "info", "warn", "error"] as const)
@@ -122,13 +131,39 @@ export function serveCommand() {
           throw error instanceof MotdError ? new CliError(`--motd: ${error.message}`) : error;
         });
       }
+      let natsUrls: string[];
+      try {
+        natsUrls = clusterUrls(options.cluster);
+      } catch (error) {
+        if (error instanceof NatsUrlError) {
+          throw new CliError(`--cluster: ${error.message}`, EXIT_USAGE);
+        }
+        throw error;
+      }
       const logger = stderrLogger(options.logLevel as LogLevel);
-      const ca = await openOrCreateCA(options.dataDir);
+      const retentionMs = options.retentionDays * DAY_MS;
+      let cluster: Cluster | undefined;
+      if (natsUrls.length > 0) {
+        cluster = await joinCluster(natsUrls, {
+          logger,
+          retentionMs,
+          maxMessagesPerRoom: options.retentionMessages,
+        });
+      }
+      const ca = cluster
+        ? await openClusterCA(options.dataDir, cluster.journal, openOrCreateCA).catch(
+          async (error) => {
+            await cluster?.leave();
+            throw error;
+          },
+        )
+        : await openOrCreateCA(options.dataDir);
       let admins: string[];
       try {
         admins = await recordAdmins(ca.dataDir, options.admin, options.removeAdmin);
       } catch (error) {
         ca.close();
+        await cluster?.leave();
         if (error instanceof AdminsError) throw new CliError(error.message);
         throw error;
       }
@@ -141,13 +176,15 @@ export function serveCommand() {
       if (identity.issuedBecause) {
         logger.log("info", "server_certificate_issued", { reason: identity.issuedBecause });
       }
-      const retentionMs = options.retentionDays * DAY_MS;
-      let store: SqliteStore;
+      let store: ChatStore;
       try {
-        store = await SqliteStore.open(join(ca.dataDir, STORE_FILE), {
-          retentionMs,
-          maxMessagesPerRoom: options.retentionMessages,
-        });
+        if (cluster) store = cluster.store;
+        else {
+          store = await SqliteStore.open(join(ca.dataDir, STORE_FILE), {
+            retentionMs,
+            maxMessagesPerRoom: options.retentionMessages,
+          });
+        }
       } catch (error) {
         ca.close();
         if (error instanceof StoreError) throw new CliError(error.message);
@@ -170,6 +207,7 @@ export function serveCommand() {
           retentionMs,
           admins,
           motd,
+          hooks: cluster?.node,
           limits: {
             maxSessions: options.maxSessions,
             ratePerSecond: options.rateLimit,
@@ -178,6 +216,7 @@ export function serveCommand() {
         });
       } catch (error) {
         await store.close();
+        await cluster?.leave();
         ca.close();
         throw new CliError(
           `Cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`,
@@ -196,6 +235,11 @@ export function serveCommand() {
       say(`  administrators:            ${admins.length ? admins.join(", ") : "none"}`);
       if (motd) say(`  message of the day:        ${options.motd}`);
       say(`  invites dial:              ${target}`);
+      if (cluster) {
+        say(
+          `  cluster:                   ${natsUrls.join(", ")} (server ${cluster.node.serverId})`,
+        );
+      }
       say(`Next:`);
       say(`  invite someone:  openchat ca invite alice --data-dir ${ca.dataDir}`);
       say(`  they run:        openchat enroll TOKEN   (then: openchat join)`);
@@ -204,6 +248,7 @@ export function serveCommand() {
       await server.shutdown();
       clearTimeout(deadline);
       await store.close();
+      await cluster?.leave();
       ca.close();
       logger.log("info", "stopped");
     });

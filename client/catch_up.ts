@@ -5,10 +5,11 @@
  * to ask for and what to hold back; the chat client sends, and the engine verifies and opens.
  *
  * Live traffic is held, in arrival order, while what came before it is still being read:
- * - while the inbox is read, every live message, direct message and key package: a sender that
+ * - while the inbox is read, every frame the server sends but the inbox's own: a sender that
  *   re-keys when this device comes back hands over its new epoch live before the inbox hands over
  *   the older ones it sent meanwhile, and those (with everything sealed under them) would look
- *   like replays, since a session's epochs are accepted only in increasing order;
+ *   like replays, since a session's epochs are accepted only in increasing order; holding all of
+ *   it keeps membership changes in their place among the messages;
  * - while a room's log is read, that room's live messages and key packages: a new chain's package
  *   says how many messages the chain before it carried, and those are in the log, not missing.
  * Then the held frames are handled in order, and a room message at or below the last sequence
@@ -52,6 +53,8 @@ export class MemoryCursors implements Cursors {
  * frame is handled at once (a room message would come in the log too).
  */
 export const MAX_HELD_LIVE = 1000;
+/** Most frames held while the inbox is read (it is read first, and quickly); past it, at once. */
+export const MAX_HELD_DURING_INBOX = 10_000;
 
 /** Live traffic that catch-up may hold: room and direct messages, key packages. */
 export type LiveFrame = Extract<ServerMessage, { type: "msg" | "keys" | "dm" }>;
@@ -60,8 +63,10 @@ export type LiveFrame = Extract<ServerMessage, { type: "msg" | "keys" | "dm" }>;
 export class CatchUp {
   /** Rooms whose log is being read: their live frames held meanwhile. */
   readonly #reading = new Map<string, LiveFrame[]>();
-  /** Live frames held while the inbox is read; undefined when it is not being read. */
-  #inboxHeld: LiveFrame[] | undefined;
+  /** Frames held while the inbox is read; undefined when it is not being read. */
+  #inboxHeld: ServerMessage[] | undefined;
+  /** Frames no longer held, for the caller to handle in this order (see `releaseHeld`). */
+  readonly #released: ServerMessage[] = [];
   #inboxUpTo = 0;
   /** Rooms this connection has joined (and caught up on, or is catching up on). */
   readonly #joined = new Set<string>();
@@ -107,32 +112,35 @@ export class CatchUp {
     this.#inboxDone();
   }
 
-  /** The inbox was read: its held frames go on, into their room's queue if its log is read. */
+  /** The inbox was read (or refused): what was held meanwhile goes on. */
   #inboxDone(): void {
-    const held = this.#inboxHeld ?? [];
+    this.#released.push(...this.#inboxHeld ?? []);
     this.#inboxHeld = undefined;
-    this.#released.push(...held.filter((frame) => !this.hold(frame)));
   }
 
-  /** Frames no longer held, for the caller to handle in this order (see `released`). */
-  readonly #released: LiveFrame[] = [];
+  /**
+   * True when `message` is held until the inbox has been read: every frame but the inbox's own
+   * and errors (one may be the inbox's refusal). At most {@linkcode MAX_HELD_DURING_INBOX}.
+   */
+  holdForInbox(message: ServerMessage): boolean {
+    const held = this.#inboxHeld;
+    if (!held || message.type === "inbox" || message.type === "error") return false;
+    if (held.length >= MAX_HELD_DURING_INBOX) return false;
+    held.push(message);
+    return true;
+  }
 
-  /** The frames released since the last call, in the order to handle them. */
-  released(): LiveFrame[] {
+  /** What was held while the inbox was read, once it was (or was refused), in arrival order. */
+  releaseHeld(): ServerMessage[] {
     return this.#released.splice(0);
   }
 
   /**
-   * True when `message` is held: the inbox, or its room's log, is being read. (Outside catch-up a
-   * live message is always handled, even one at a sequence already read: only a replay can be
-   * that, and the engine refuses and reports it.)
+   * True when the live `message` is held: its room's log is being read. (Outside catch-up a live
+   * message is always handled, even one at a sequence already read: only a replay can be that,
+   * and the engine refuses and reports it.)
    */
   hold(message: LiveFrame): boolean {
-    if (this.#inboxHeld) {
-      if (this.#inboxHeld.length >= MAX_HELD_LIVE) return false;
-      this.#inboxHeld.push(message);
-      return true;
-    }
     const room = "room" in message ? message.room : undefined;
     const held = room === undefined ? undefined : this.#reading.get(room);
     if (!held) return false;

@@ -4,7 +4,7 @@
  */
 
 import { assertEquals } from "../tests/support/assert.ts";
-import { CatchUp, MAX_HELD_LIVE, MemoryCursors } from "./catch_up.ts";
+import { CatchUp, MAX_HELD_DURING_INBOX, MAX_HELD_LIVE, MemoryCursors } from "./catch_up.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 
 type Msg = Extract<ServerMessage, { type: "msg" }>;
@@ -61,12 +61,10 @@ Deno.test("catch-up holds at most MAX_HELD_LIVE frames per room (the rest are in
   assertEquals(released.length, MAX_HELD_LIVE);
 });
 
-Deno.test("catch-up holds all live traffic while the inbox is read, then releases it in order; a room still being read keeps its own", async () => {
+Deno.test("catch-up holds everything the server sends while the inbox is read, then releases it in order; a room whose log is read holds its own after that", async () => {
   const cursors = new MemoryCursors();
   const catchUp = new CatchUp(cursors);
   assertEquals(await catchUp.start(), { type: "inbox", after: 0 });
-  // The server puts us back into lobby (its log has more) while the inbox is still coming.
-  assertEquals(await catchUp.joined("lobby", 2), { type: "history", room: "lobby", after: 0 });
   const direct = {
     type: "dm",
     from: "alice",
@@ -76,44 +74,41 @@ Deno.test("catch-up holds all live traffic while the inbox is read, then release
     ServerMessage,
     { type: "dm" }
   >;
-  const live = [keys(), keys("dev"), msg("dev", 4), direct, keys("lobby"), msg("lobby", 3)];
-  for (const frame of live) assertEquals(catchUp.hold(frame), true);
+  const joined = { type: "joined", room: "lobby", seq: 2 } as unknown as ServerMessage;
+  const live: ServerMessage[] = [keys(), joined, keys("dev"), msg("dev", 4), direct, keys("lobby")];
+  for (const frame of live) assertEquals(catchUp.holdForInbox(frame), true);
+  const error = { type: "error", code: "muted", message: "m" } as unknown as ServerMessage;
+  assertEquals(catchUp.holdForInbox(error), false, "errors are not held");
   const inbox = { type: "inbox", items: [{ seq: 9 }], sessions: [], dropped: 0 };
-  assertEquals(
-    await catchUp.inboxRead({ ...inbox, done: false } as unknown as Extract<
-      ServerMessage,
-      { type: "inbox" }
-    >),
-    [],
-  );
-  assertEquals(catchUp.released(), [], "not before the inbox's last batch");
-  assertEquals(
-    await catchUp.inboxRead({ ...inbox, done: true } as unknown as Extract<
-      ServerMessage,
-      { type: "inbox" }
-    >),
-    [{ type: "inbox_ack", upto: 9 }],
-  );
-  // Everything but lobby's, in order; lobby's wait for its log.
-  assertEquals(catchUp.released(), [live[0], live[1], live[2], live[3]]);
-  assertEquals(catchUp.hold(msg("dev", 5)), false, "the inbox window is over");
-  const released = await catchUp.historyRead(
-    {
-      type: "history",
-      room: "lobby",
-      entries: [{ seq: 1 }, { seq: 2 }],
-      done: true,
-    } as unknown as Extract<ServerMessage, { type: "history" }>,
-  );
-  assertEquals(released, [live[4], live[5]]);
+  const batch = (done: boolean) =>
+    ({ ...inbox, done }) as unknown as Extract<ServerMessage, { type: "inbox" }>;
+  assertEquals(catchUp.holdForInbox(batch(false)), false, "the inbox itself is not held");
+  assertEquals(await catchUp.inboxRead(batch(false)), []);
+  assertEquals(catchUp.releaseHeld(), [], "not before the inbox's last batch");
+  assertEquals(await catchUp.inboxRead(batch(true)), [{ type: "inbox_ack", upto: 9 }]);
+  assertEquals(catchUp.releaseHeld(), live);
+  assertEquals(catchUp.holdForInbox(msg("dev", 5)), false, "the inbox window is over");
+  // Handled in order, the `joined` starts lobby's history: its key package waits for it.
+  assertEquals(await catchUp.joined("lobby", 2), { type: "history", room: "lobby", after: 0 });
+  assertEquals(catchUp.hold(keys("lobby")), true);
+  assertEquals(catchUp.hold(keys()), false, "direct key packages wait for no room");
 });
 
 Deno.test("catch-up: when the server cannot give the inbox, what was held goes on", async () => {
   const catchUp = new CatchUp(new MemoryCursors());
   await catchUp.start();
   const frame = keys("dev");
-  assertEquals(catchUp.hold(frame), true);
+  assertEquals(catchUp.holdForInbox(frame), true);
   catchUp.inboxFailed();
-  assertEquals(catchUp.released(), [frame]);
-  assertEquals(catchUp.hold(keys("dev")), false);
+  assertEquals(catchUp.releaseHeld(), [frame]);
+  assertEquals(catchUp.holdForInbox(keys("dev")), false);
+});
+
+Deno.test("catch-up holds at most MAX_HELD_DURING_INBOX frames while the inbox is read, then handles them at once", async () => {
+  const catchUp = new CatchUp(new MemoryCursors());
+  await catchUp.start();
+  for (let i = 0; i < MAX_HELD_DURING_INBOX; i++) {
+    assertEquals(catchUp.holdForInbox(keys("dev")), true);
+  }
+  assertEquals(catchUp.holdForInbox(keys("dev")), false);
 });

@@ -73,6 +73,11 @@ const TERMINAL_CODES = new Set([
 /** How to run a client. */
 export interface ChatClientOptions {
   endpoint: Endpoint;
+  /**
+   * Other servers of the same cluster to fail over to, tried in order after `endpoint` when it
+   * cannot be reached (and from the one that answered last, after a lost connection).
+   */
+  fallbacks?: Endpoint[];
   identity: Identity;
   trustStore: TrustStore;
   /** Rooms to join on every connection; the first is the one `ready` names. */
@@ -159,6 +164,8 @@ export class ChatClient {
   #timer: ReturnType<typeof setInterval> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #finish!: (code: number) => void;
+  /** Which of the endpoints (`endpoint`, then `fallbacks`) the client dials now. */
+  #endpointIndex = 0;
   /** Resolves with an exit code when the client has stopped for good. */
   readonly finished: Promise<number>;
 
@@ -267,7 +274,17 @@ export class ChatClient {
    * @throws {SetupError} when the first connection fails; later losses reconnect by themselves.
    */
   async start(): Promise<void> {
-    await this.#connect();
+    // The first server that answers; a refusal by a server (revoked...) is final.
+    for (let tried = 0;; tried++) {
+      try {
+        await this.#connect();
+        break;
+      } catch (error) {
+        const final = error instanceof SetupError && error.fromServer;
+        if (final || tried + 1 >= this.#endpoints.length) throw error;
+        this.#endpointIndex = (this.#endpointIndex + 1) % this.#endpoints.length;
+      }
+    }
     this.#timer = setInterval(() => this.#serial(() => this.#tick()), 1_000);
   }
 
@@ -415,8 +432,17 @@ export class ChatClient {
 
   // ---- connection lifecycle --------------------------------------------------------------
 
+  /** The server dialled now. */
+  get #endpoint(): Endpoint {
+    return this.#endpoints[this.#endpointIndex] ?? this.#options.endpoint;
+  }
+
+  get #endpoints(): Endpoint[] {
+    return [this.#options.endpoint, ...this.#options.fallbacks ?? []];
+  }
+
   async #connect(): Promise<void> {
-    const { endpoint } = this.#options;
+    const endpoint = this.#endpoint;
     const identity = this.#identity;
     this.#keyDigest ??= await sha256(new Uint8Array(identity.cert.publicKey.rawData));
     const { link, welcome } = await ServerLink.open(endpoint, identity);
@@ -500,16 +526,26 @@ export class ChatClient {
     });
     this.#reconnectTimer = setTimeout(async () => {
       if (this.#stopped) return;
-      try {
-        await this.#connect();
-      } catch (error) {
-        if (this.#stopped) return;
-        if (error instanceof SetupError && error.fromServer && TERMINAL_CODES.has(error.code)) {
-          this.#emit({ type: "error", code: error.code, message: error.message });
-          return this.#shutdown(1, `Cannot reconnect: ${error.message}`);
+      // Every server of the cluster is tried once, one after the other, before backing off.
+      const endpoints = this.#endpoints.length;
+      let why = "";
+      for (let tried = 0; tried < endpoints; tried++) {
+        try {
+          await this.#connect();
+          return;
+        } catch (error) {
+          if (this.#stopped) return;
+          if (
+            error instanceof SetupError && error.fromServer && TERMINAL_CODES.has(error.code)
+          ) {
+            this.#emit({ type: "error", code: error.code, message: error.message });
+            return this.#shutdown(1, `Cannot reconnect: ${error.message}`);
+          }
+          why = (error as Error).message;
+          this.#endpointIndex = (this.#endpointIndex + 1) % endpoints;
         }
-        this.#scheduleReconnect(attempt + 1, (error as Error).message);
       }
+      this.#scheduleReconnect(attempt + 1, why);
     }, delay);
   }
 
@@ -561,6 +597,14 @@ export class ChatClient {
 
   async #handle(connection: Connection, message: ServerMessage): Promise<void> {
     if (this.#connection !== connection) return;
+    // The inbox first: what the server sends meanwhile waits for it (see `catch_up.ts`).
+    if (connection.catchUp.holdForInbox(message)) return;
+    await this.#dispatch(connection, message);
+    // Once the inbox was read (or refused): what came meanwhile, in order.
+    for (const held of connection.catchUp.releaseHeld()) await this.#dispatch(connection, held);
+  }
+
+  async #dispatch(connection: Connection, message: ServerMessage): Promise<void> {
     const { engine } = connection;
     switch (message.type) {
       case "joined": {
@@ -591,7 +635,6 @@ export class ChatClient {
         for (const frame of await connection.catchUp.inboxRead(message)) {
           connection.link.send(frame);
         }
-        for (const live of connection.catchUp.released()) await this.#live(connection, live);
         break;
       case "history": {
         this.#apply(connection, await engine.handleStored(message));
@@ -810,7 +853,6 @@ export class ChatClient {
     if (message.code === "store_unavailable" && !message.id && !message.room) {
       // A store request without an id (the inbox, our rooms) failed: what waited goes on.
       connection.catchUp.inboxFailed();
-      for (const live of connection.catchUp.released()) await this.#live(connection, live);
     }
     if (message.id) {
       if (this.#outbox.inflight(message.id)) {
@@ -1012,7 +1054,7 @@ export class ChatClient {
     if (!path || this.#renewing || now.getTime() < this.#nextRenewalAt) return;
     if (!renewalDue(this.#identity, now)) return;
     this.#renewing = true;
-    void renewIdentity(this.#options.endpoint, this.#identity).then(
+    void renewIdentity(this.#endpoint, this.#identity).then(
       (renewed) =>
         this.#serial(async () => {
           await writeFileAtomic(path, renewed.identityText);
@@ -1074,7 +1116,7 @@ export class ChatClient {
   }
 
   #address(): string {
-    const { host, port } = this.#options.endpoint;
+    const { host, port } = this.#endpoint;
     return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   }
 

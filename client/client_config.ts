@@ -18,6 +18,11 @@ export const IDENTITY_FILE = "identity.pem";
 export interface ClientConfig {
   /** `host:port` of the server. */
   server: string;
+  /**
+   * Every address the invite named (a cluster's servers), in order; `openchat join` fails over
+   * to the others when one cannot be reached. Absent in files from before clusters.
+   */
+  servers?: string[];
   /** Absolute path of the identity file. */
   identity: string;
 }
@@ -46,7 +51,11 @@ export async function readClientConfig(dir: string): Promise<ClientConfig | unde
   if (typeof config?.server !== "string" || typeof config.identity !== "string") {
     throw new Error(`${path} is not an openchat client configuration; move it aside`);
   }
-  return { server: config.server, identity: config.identity };
+  const servers = Array.isArray(config.servers) &&
+      config.servers.every((s: unknown) => typeof s === "string")
+    ? { servers: config.servers as string[] }
+    : {};
+  return { server: config.server, identity: config.identity, ...servers };
 }
 
 /** Writes `client.json` in `dir` (made if missing, mode 0700), atomically. */

@@ -172,6 +172,11 @@ export interface LoadOptions {
    * locked: the CA can then list, invite and revoke, but not sign.
    */
   passphrase?: () => Promise<string>;
+  /**
+   * The records to use instead of the data directory's database: a cluster's replica
+   * (`server/cluster/ca_journal.ts`). Its CA must be this one; empty records are refused.
+   */
+  records?: CaStore;
 }
 
 /** A newly made invite: the secret goes into the token, only its hash into the database. */
@@ -322,6 +327,28 @@ export class CertificateAuthority {
       throw corrupt(dataDir, `${CA_KEY_FILE} does not belong to ${CA_CERT_FILE}`);
     }
     const fingerprint = await certificateFingerprint(cert);
+    if (options.records) {
+      const shared = options.records.caFingerprint();
+      if (shared !== fingerprint) {
+        throw new AuthorityError(
+          shared === undefined ? "no_database" : "wrong_database",
+          shared === undefined
+            ? `The cluster holds no CA records yet; start the first server with --cluster on the data directory whose ${DATABASE_FILE} should seed them`
+            : `The cluster's CA records belong to another CA (fingerprint ${shared}), not to ${certPath} (${fingerprint}). Every server of a cluster holds the same ${CA_CERT_FILE} and ${CA_KEY_FILE}.`,
+        );
+      }
+      return new CertificateAuthority(
+        dataDir,
+        cert,
+        certPem,
+        privateKey,
+        fingerprint,
+        Uint8Array.fromHex(fingerprint.replaceAll(":", "")),
+        options.records,
+        encrypted,
+        false,
+      );
+    }
     let store: CaStore;
     try {
       store = CaStore.open(dbPath);
@@ -350,7 +377,7 @@ export class CertificateAuthority {
     }
     // A database from before openchat recorded its CA: it was used with this CA's files (they
     // share the directory), so it is adopted, once.
-    if (recorded === undefined) store.setCaFingerprint(fingerprint);
+    if (recorded === undefined) await store.commit(() => store.setCaFingerprint(fingerprint));
     return new CertificateAuthority(
       dataDir,
       cert,
@@ -411,7 +438,7 @@ export class CertificateAuthority {
     try {
       await persist(issued);
     } catch (error) {
-      this.store.forget(record.serial);
+      await this.store.commit(() => this.store.forget(record.serial));
       throw error;
     }
     return { issued, record };
@@ -486,7 +513,7 @@ export class CertificateAuthority {
       usedSerial: null,
       cancelledAt: null,
     };
-    this.store.transaction(() => {
+    await this.store.commit(() => {
       if (this.store.pendingInvites(now).length >= MAX_PENDING_INVITES) {
         throw new AuthorityError(
           "too_many_invites",
@@ -552,13 +579,16 @@ export class CertificateAuthority {
     });
     if (invite!.invitedBy && linkRequest) {
       // Opaque here: only the inviting device can check it (it holds the vouching secret).
-      this.store.recordLinkRequest(
-        record.name,
-        record.device,
-        record.keyFingerprint,
-        invite!.invitedBy,
-        linkRequest,
-        now,
+      const invitedBy = invite!.invitedBy;
+      await this.store.commit(() =>
+        this.store.recordLinkRequest(
+          record.name,
+          record.device,
+          record.keyFingerprint,
+          invitedBy,
+          linkRequest,
+          now,
+        )
       );
     }
     return { cert, certPem, record };
@@ -608,7 +638,7 @@ export class CertificateAuthority {
    * @returns the records that were revoked (at least one).
    * @throws {AuthorityError} `unknown_target` or `already_revoked`; nothing changes then.
    */
-  revoke(target: string, reason: string | null, now = new Date()): CertificateRecord[] {
+  revoke(target: string, reason: string | null, now = new Date()): Promise<CertificateRecord[]> {
     const ref = parseDeviceRef(target);
     const byName = ref
       ? (ref.device ? this.store.byDevice(ref.user, ref.device) : this.store.byName(ref.user))
@@ -631,7 +661,7 @@ export class CertificateAuthority {
         `${JSON.stringify(target)} is already revoked; nothing changed`,
       );
     }
-    return this.store.transaction(() => {
+    return this.store.commit(() => {
       for (const record of active) this.store.revoke(record.serial, reason, now);
       return active.map((record) => this.store.bySerial(record.serial)!);
     });
@@ -642,7 +672,7 @@ export class CertificateAuthority {
    *
    * @throws {AuthorityError} `invalid_invite` when no single pending invite matches.
    */
-  cancelInvite(id: string, now = new Date()): InviteRecord {
+  async cancelInvite(id: string, now = new Date()): Promise<InviteRecord> {
     const prefix = id.trim().toLowerCase();
     if (!/^[0-9a-f]+$/.test(prefix) || prefix.length < MIN_INVITE_ID_CHARS) {
       throw new AuthorityError(
@@ -662,7 +692,7 @@ export class CertificateAuthority {
       );
     }
     const invite = matches[0]!;
-    if (!this.store.cancelInvite(invite.hash, now)) {
+    if (!(await this.store.commit(() => this.store.cancelInvite(invite.hash, now)))) {
       throw new AuthorityError(
         "invalid_invite",
         `The invite ${prefix} is no longer pending (${inviteState(invite, now)}); nothing changed`,
@@ -737,7 +767,7 @@ export class CertificateAuthority {
       invitedBy: extra.invitedBy ?? null,
       renewedFrom: extra.renewedFrom ?? null,
     };
-    this.store.transaction(() => {
+    await this.store.commit(() => {
       if (extra.claim !== undefined && !this.store.claimInvite(extra.claim, record.serial, now)) {
         checkPending(this.store.invite(extra.claim), now);
         throw new AuthorityError("invalid_invite", "This invite was used meanwhile");

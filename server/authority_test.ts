@@ -42,7 +42,7 @@ Deno.test("pending invites: at most MAX_PENDING_INVITES_PER_USER per user and MA
     await refusedWith(ca.createInvite({ name: "alice", device: "one-more" }), "too_many_invites");
     // A used or cancelled invite no longer counts.
     const [first] = ca.store.pendingInvites(new Date(), "alice");
-    ca.cancelInvite(first!.hash.slice(0, 12));
+    await ca.cancelInvite(first!.hash.slice(0, 12));
     await ca.createInvite({ name: "alice", device: "again" });
 
     let made = MAX_PENDING_INVITES_PER_USER;
@@ -64,7 +64,7 @@ Deno.test("devices: a user holds at most MAX_DEVICES_PER_USER; a new invite for 
     }
     await refusedWith(ca.createInvite({ name: "alice", device: "extra" }), "too_many_devices");
     await ca.createInvite({ name: "alice", device: "d0" }); // enrolling d0 again: a new key
-    ca.revoke("alice/d1", null);
+    await ca.revoke("alice/d1", null);
     await ca.createInvite({ name: "alice", device: "extra" });
   });
 });

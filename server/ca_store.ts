@@ -197,12 +197,176 @@ export interface OpenOptions {
   create?: boolean;
 }
 
-/** The certificate records of one CA. Synchronous: every call is a short local transaction. */
+/** One write to the records, as a cluster's journal carries it (`server/cluster/ca_journal.ts`). */
+export interface CaOp {
+  /** The write method. */
+  m: WriteMethod;
+  /** Its arguments, dates as `{ $date: ISO }`. */
+  a: unknown[];
+}
+
+/** The methods that write. */
+const WRITE_METHODS = [
+  "setCaFingerprint",
+  "recordIssued",
+  "recordInvite",
+  "claimInvite",
+  "cancelInvite",
+  "forget",
+  "revoke",
+  "recordLinkRequest",
+  "storeLink",
+  "importRow",
+] as const;
+type WriteMethod = typeof WRITE_METHODS[number];
+
+/**
+ * Where a replica's writes go (a cluster's journal): published only if the journal has not
+ * moved past `base` since, then applied to every replica in order.
+ */
+export interface CaJournal {
+  /** The journal position this replica has applied. */
+  readonly applied: number;
+  /** Catches up with the journal as it is now. */
+  settle(): Promise<void>;
+  /** Publishes `ops` after position `base`; throws a conflict when the journal moved. */
+  append(ops: CaOp[], base: number): Promise<number>;
+  /** Resolves once position `seq` has been applied here. */
+  until(seq: number): Promise<void>;
+  /** True when `error` is the conflict `append` throws. */
+  isConflict(error: unknown): boolean;
+}
+
+/** Most attempts of one commit against a journal that keeps moving. */
+const MAX_COMMIT_ATTEMPTS = 32;
+/** Tables a whole database is copied through (seeding a cluster from a data directory). */
+const TABLES = ["meta", "certificates", "invites", "device_links"] as const;
+
+const encodeArg = (value: unknown) =>
+  value instanceof Date ? { $date: value.toISOString() } : value;
+const decodeArg = (value: unknown) =>
+  typeof value === "object" && value !== null && "$date" in value
+    ? new Date(String((value as { $date: unknown }).$date))
+    : value;
+
+/**
+ * The certificate records of one CA. Reads are synchronous: every call is a short local
+ * transaction. Writes go through {@linkcode CaStore.commit}: a local transaction for the file
+ * of one data directory, or, for a cluster's replica (in memory), an entry in the cluster's
+ * journal that every replica applies in the same order.
+ */
 export class CaStore {
   readonly #db: DatabaseSync;
+  #journal: CaJournal | undefined;
+  /** Writes captured by a commit in progress (journal mode). */
+  #capture: CaOp[] | undefined;
+  #applying = false;
+  #applied = 0;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
+  }
+
+  /**
+   * An empty replica in memory, written only by applying `journal`'s entries (see
+   * {@linkcode CaStore.apply}); its own writes become journal entries.
+   */
+  static replica(): CaStore {
+    const db = new DatabaseSync(":memory:");
+    db.exec(SCHEMA_V1);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('schema', '1')").run();
+    db.exec(UPGRADE_TO_V2);
+    db.exec(UPGRADE_TO_V3);
+    return new CaStore(db);
+  }
+
+  /** Sends this replica's writes to `journal` from now on. */
+  useJournal(journal: CaJournal): void {
+    this.#journal = journal;
+  }
+
+  /** Applies a journal entry's writes, in one transaction. */
+  apply(ops: CaOp[]): void {
+    this.#applying = true;
+    try {
+      this.transaction(() => {
+        for (const op of ops) {
+          if (!WRITE_METHODS.includes(op?.m) || !Array.isArray(op.a)) continue;
+          const method = this[op.m] as (...args: unknown[]) => unknown;
+          method.apply(this, op.a.map(decodeArg));
+        }
+      });
+      this.#applied += 1;
+    } finally {
+      this.#applying = false;
+    }
+  }
+
+  /**
+   * Runs `fn`, which reads and writes, as one unit: a transaction here, or, with a journal,
+   * one journal entry published only if no other entry came first (else `fn` runs again on the
+   * newer records). Resolves with `fn`'s result once the writes are in place.
+   */
+  async commit<T>(fn: () => T): Promise<T> {
+    const journal = this.#journal;
+    if (!journal) return this.transaction(fn);
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      await journal.settle();
+      const base = journal.applied;
+      this.#capture = [];
+      let result: T;
+      let ops: CaOp[];
+      // Run against the records as they are, then undo: the journal decides what lands.
+      this.#db.exec("SAVEPOINT journal_commit");
+      try {
+        result = fn();
+      } finally {
+        ops = this.#capture;
+        this.#capture = undefined;
+        this.#db.exec("ROLLBACK TO journal_commit");
+        this.#db.exec("RELEASE journal_commit");
+      }
+      if (ops.length === 0) return result;
+      try {
+        await journal.until(await journal.append(ops, base));
+        return result;
+      } catch (error) {
+        if (!journal.isConflict(error)) throw error;
+      }
+    }
+    throw new StoreError("the CA's records changed too often to commit; try again");
+  }
+
+  /** Records a write of a journal-backed replica (and refuses one outside a commit). */
+  #write(method: WriteMethod, args: unknown[]): void {
+    if (this.#capture) this.#capture.push({ m: method, a: args.map(encodeArg) });
+    else if (this.#journal && !this.#applying) {
+      throw new StoreError(`${method} outside a commit would bypass the cluster's journal`);
+    }
+  }
+
+  /** Every row of the records, as writes that copy them into a replica. */
+  exportOps(): CaOp[] {
+    const ops: CaOp[] = [];
+    for (const table of TABLES) {
+      for (const row of this.#db.prepare(`SELECT * FROM ${table}`).all()) {
+        ops.push({ m: "importRow", a: [table, { ...row }] });
+      }
+    }
+    return ops;
+  }
+
+  /** Copies one row in (seeding a cluster); rows already there are kept. */
+  importRow(table: string, row: Record<string, unknown>): void {
+    this.#write("importRow", [table, row]);
+    if (!(TABLES as readonly string[]).includes(table)) return;
+    const columns = Object.keys(row).filter((c) => /^[a-z_]+$/.test(c));
+    if (columns.length === 0) return;
+    this.#db.prepare(
+      `INSERT OR IGNORE INTO ${table} (${columns.join(", ")}) VALUES (${
+        columns.map(() => "?").join(", ")
+      })`,
+    ).run(...columns.map((c) => row[c] as string | number | null));
   }
 
   /**
@@ -282,6 +446,7 @@ export class CaStore {
 
   /** Records the fingerprint of the CA this database belongs to (once; it never changes). */
   setCaFingerprint(fingerprint: string): void {
+    this.#write("setCaFingerprint", [fingerprint]);
     this.#db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('ca_fingerprint', ?)").run(
       fingerprint,
     );
@@ -293,6 +458,7 @@ export class CaStore {
       & Omit<CertificateRecord, "revokedAt" | "revokeReason" | "invitedBy" | "renewedFrom">
       & Partial<Pick<CertificateRecord, "invitedBy" | "renewedFrom">>,
   ): void {
+    this.#write("recordIssued", [record]);
     this.#db.prepare(`
       INSERT INTO certificates
         (serial, name, device, fingerprint, key_fingerprint, not_before, not_after, issued_at,
@@ -330,6 +496,7 @@ export class CaStore {
 
   /** Records a new invite. */
   recordInvite(invite: Omit<InviteRecord, "usedAt" | "usedSerial" | "cancelledAt">): void {
+    this.#write("recordInvite", [invite]);
     this.#db.prepare(`
       INSERT INTO invites (hash, name, device, created_at, expires_at, invited_by)
       VALUES (?, ?, ?, ?, ?, ?)
@@ -374,6 +541,7 @@ export class CaStore {
    * was used, cancelled or expired meanwhile: an invite is redeemed at most once.
    */
   claimInvite(hash: string, serial: string, now: Date): boolean {
+    this.#write("claimInvite", [hash, serial, now]);
     const result = this.#db.prepare(`
       UPDATE invites SET used_at = ?, used_serial = ?
       WHERE hash = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?
@@ -383,6 +551,7 @@ export class CaStore {
 
   /** Cancels a pending invite; returns false if it was not pending. */
   cancelInvite(hash: string, now: Date): boolean {
+    this.#write("cancelInvite", [hash, now]);
     const result = this.#db.prepare(`
       UPDATE invites SET cancelled_at = ?
       WHERE hash = ? AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?
@@ -392,6 +561,7 @@ export class CaStore {
 
   /** Deletes the record of `serial`; only for undoing an issue whose identity file failed. */
   forget(serial: string): void {
+    this.#write("forget", [serial]);
     this.#db.prepare("DELETE FROM certificates WHERE serial = ? AND revoked_at IS NULL").run(
       serial,
     );
@@ -420,6 +590,7 @@ export class CaStore {
 
   /** Marks `serial` revoked; returns false if it was unknown or already revoked. */
   revoke(serial: string, reason: string | null, at: Date): boolean {
+    this.#write("revoke", [serial, reason, at]);
     const result = this.#db.prepare(
       "UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL",
     ).run(at.toISOString(), reason, serial);
@@ -455,6 +626,7 @@ export class CaStore {
     request: string,
     at: Date,
   ): void {
+    this.#write("recordLinkRequest", [name, device, keyFingerprint, invitedBy, request, at]);
     this.#db.prepare(`
       INSERT OR REPLACE INTO device_links
         (name, device, key_fingerprint, invited_by, request, requested_at)
@@ -485,6 +657,7 @@ export class CaStore {
    * @returns false when no request of that device waits for `invitedBy`.
    */
   storeLink(name: string, device: string, invitedBy: string, link: string, at: Date): boolean {
+    this.#write("storeLink", [name, device, invitedBy, link, at]);
     const result = this.#db.prepare(`
       UPDATE device_links SET link = ?, linked_at = ?
       WHERE name = ? AND device = ? AND invited_by = ? AND requested_at = (
@@ -525,6 +698,8 @@ export class CaStore {
    * enough to poll: it reads no table.
    */
   dataVersion(): number {
+    // A replica changes only by applying journal entries; the count says when it did.
+    if (this.#journal) return this.#applied;
     const row = this.#db.prepare("PRAGMA data_version").get() as { data_version: number };
     return Number(row.data_version);
   }

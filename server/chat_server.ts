@@ -41,6 +41,7 @@ import { type DeviceDirectory, OfflineDelivery } from "./offline.ts";
 import { type ChatStore, DEFAULT_RETENTION_MS } from "./store/mod.ts";
 import { ModerationPolicy } from "./moderation/mod.ts";
 import { Moderator } from "./moderator.ts";
+import type { ServerHooks } from "./server_hooks.ts";
 
 /** How often the store's retention is applied by default: every ten minutes. */
 export const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -93,6 +94,8 @@ export interface ChatServerOptions {
   admins?: Iterable<string>;
   /** The message of the day (`openchat serve --motd FILE`, checked by `readMotd`), or none. */
   motd?: string | null;
+  /** A cluster's hooks (`server/cluster/`); without them this is the embedded single server. */
+  hooks?: ServerHooks;
 }
 
 /** Counts for monitoring and tests. */
@@ -131,6 +134,7 @@ export class ChatServer implements RouterContext {
   readonly #byUser = new Map<string, Set<Session>>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #hooks: ServerHooks | undefined;
   #revocationVersion: number;
   #stopping = false;
 
@@ -143,6 +147,7 @@ export class ChatServer implements RouterContext {
     this.rooms = new RoomRegistry(this.limits.maxRoomMembers, this.limits.maxRoomsPerSession);
     this.#knownRevoked = options.store ? options.records.revokedSerials() : new Set();
     this.#pruneIntervalMs = options.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
+    this.#hooks = options.hooks;
     const clock = options.clock ?? Date.now;
     // Moderation lives in the store beside the rooms it governs: no store, no moderation.
     const policy = options.store
@@ -153,15 +158,16 @@ export class ChatServer implements RouterContext {
         motd: options.motd ?? null,
       })
       : undefined;
-    this.offline = options.store
-      ? new OfflineDelivery(this, {
-        store: options.store,
-        directory: certificateDirectory(options.records, options.registrar),
-        clock,
-        retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
-        gate: policy,
-      })
-      : undefined;
+    const offlineOptions = options.store && {
+      store: options.store,
+      directory: certificateDirectory(options.records, options.registrar),
+      clock,
+      retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+      gate: policy,
+    };
+    this.offline = offlineOptions &&
+      (this.#hooks?.createDelivery(this, offlineOptions) ??
+        new OfflineDelivery(this, offlineOptions));
     this.moderator = policy && this.offline
       ? new Moderator(this, policy, this.offline, this.#log)
       : undefined;
@@ -197,6 +203,7 @@ export class ChatServer implements RouterContext {
     // Devices revoked while the server was not running are forgotten now (idempotent).
     server.#forgetRevoked(server.#knownRevoked);
     server.#startTimers();
+    server.#hooks?.attach(server);
     void server.#acceptLoop();
     server.#log.log("info", "listening", { addr: server.address });
     return server;
@@ -228,13 +235,14 @@ export class ChatServer implements RouterContext {
 
   /** {@inheritDoc RouterContext.sessionById} */
   sessionById(id: string): Session | undefined {
-    const session = this.#byId.get(id);
+    const session = this.#byId.get(id) ?? this.#hooks?.remoteSessionById(id);
     return session && !session.ending ? session : undefined;
   }
 
   /** {@inheritDoc RouterContext.sessionsOf} */
   sessionsOf(user: string): Session[] {
-    return [...this.#byUser.get(user) ?? []];
+    const local = [...this.#byUser.get(user) ?? []];
+    return this.#hooks ? [...local, ...this.#hooks.remoteSessionsOf(user)] : local;
   }
 
   /**
@@ -267,11 +275,8 @@ export class ChatServer implements RouterContext {
       devices?.delete(session);
       if (devices?.size === 0) this.#byUser.delete(session.user);
     }
-    this.rooms.leaveAll(
-      session,
-      code ?? "quit",
-      this.offline?.leaveDetails(session, code ?? "quit"),
-    );
+    if (this.offline) this.offline.endSession(session, code ?? "quit");
+    else this.rooms.leaveAll(session, code ?? "quit");
     if (code) {
       // A slow reader is told at once, ahead of the backlog it is not reading; anyone else gets
       // everything queued for it first, then the reason.
@@ -483,6 +488,7 @@ export class ChatServer implements RouterContext {
     const devices = this.#byUser.get(client.user) ?? new Set<Session>();
     devices.add(session);
     this.#byUser.set(client.user, devices);
+    this.#hooks?.registered(session);
     session.send({
       type: "welcome",
       user: client.user,

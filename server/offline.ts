@@ -203,44 +203,44 @@ export class OfflineDelivery {
   /** One turn at a time per room: see the module doc. */
   readonly sequencer = new Sequencer();
   readonly store: ChatStore;
-  readonly #directory: DeviceDirectory;
-  readonly #clock: () => number;
+  protected readonly directory: DeviceDirectory;
+  protected readonly clock: () => number;
   readonly #retentionMs: number;
   readonly #gate: RoomGate | undefined;
-  readonly #context: OfflineContext;
+  protected readonly context: OfflineContext;
   /** Per room: its member devices (open intervals), as the store has them. */
-  readonly #devices = new Map<string, Set<string>>();
+  protected readonly devices = new Map<string, Set<string>>();
 
   constructor(context: OfflineContext, options: OfflineOptions) {
-    this.#context = context;
+    this.context = context;
     this.store = options.store;
-    this.#directory = options.directory;
-    this.#clock = options.clock;
+    this.directory = options.directory;
+    this.clock = options.clock;
     this.#retentionMs = options.retentionMs;
     this.#gate = options.gate;
   }
 
   /** The store's time now. */
   now(): number {
-    return this.#clock();
+    return this.clock();
   }
 
   /** The member devices of `room`, loaded from the store once. Call in the room's turn. */
-  async #devicesOf(room: string): Promise<Set<string>> {
-    let devices = this.#devices.get(room);
+  protected async devicesOf(room: string): Promise<Set<string>> {
+    let devices = this.devices.get(room);
     if (!devices) {
       devices = new Set(await this.store.log.openDevices(room));
-      this.#devices.set(room, devices);
+      this.devices.set(room, devices);
     }
     return devices;
   }
 
   /** `address` as an offline member device, with its current certificate, if it has one. */
-  #offlineDevice(address: string): OfflineDevice | undefined {
+  protected offlineDevice(address: string): OfflineDevice | undefined {
     const [user, device] = splitAddress(address);
-    const cert = this.#directory.currentCert(user, device);
-    if (!cert || this.#directory.awaitsLink?.(user, device)) return undefined;
-    const link = this.#directory.linkOf?.(user, device);
+    const cert = this.directory.currentCert(user, device);
+    if (!cert || this.directory.awaitsLink?.(user, device)) return undefined;
+    const link = this.directory.linkOf?.(user, device);
     return { user, device, cert, ...(link ? { link } : {}) };
   }
 
@@ -250,38 +250,38 @@ export class OfflineDelivery {
    */
   offlineDevicesOf(user: string, online: Set<string>): OfflineDevice[] {
     const offline: OfflineDevice[] = [];
-    for (const device of this.#directory.validDevices(user)) {
+    for (const device of this.directory.validDevices(user)) {
       if (online.has(device)) continue;
-      const entry = this.#offlineDevice(`${user}/${device}`);
+      const entry = this.offlineDevice(`${user}/${device}`);
       if (entry) offline.push(entry);
     }
     return offline;
   }
 
   /** The member devices of `room` with no session in it, but `except`'s own. */
-  #offlineOf(name: string, room: Room, except: Session): OfflineDevice[] {
+  protected offlineOf(name: string, room: Room, except: Session): OfflineDevice[] {
     const live = new Set<string>();
     for (const member of room.members.values()) if (!member.ending) live.add(member.key);
     const offline: OfflineDevice[] = [];
-    for (const address of this.#devices.get(name) ?? []) {
+    for (const address of this.devices.get(name) ?? []) {
       if (address === except.key || live.has(address)) continue;
-      const device = this.#offlineDevice(address);
+      const device = this.offlineDevice(address);
       if (device) offline.push(device);
     }
     return offline;
   }
 
   /** Tells everyone in `name` that an offline member device was added or removed. */
-  #announceDevice(name: string, address: string, state: "added" | "removed"): void {
-    const room = this.#context.rooms.get(name);
+  protected announceDevice(name: string, address: string, state: "added" | "removed"): void {
+    const room = this.context.rooms.get(name);
     if (!room || liveIn(room, address)) return;
     const [user, device] = splitAddress(address);
     let added: OfflineDevice | undefined;
     if (state === "added") {
-      added = this.#offlineDevice(address);
+      added = this.offlineDevice(address);
       if (!added) return;
     }
-    this.#context.rooms.announceChange(room, (version) =>
+    this.context.rooms.announceChange(room, (version) =>
       encodeFrame({
         type: "offline_device",
         room: name,
@@ -298,7 +298,7 @@ export class OfflineDelivery {
    * retention ago or more: the store keeps a description 1.5 retentions after its last put
    * (`SessionStore`), so every entry this session stores finds it for as long as it is kept.
    */
-  async #describe(session: Session, now: number): Promise<void> {
+  protected async describe(session: Session, now: number): Promise<void> {
     const stored = session.stored;
     if (
       stored && stored.announce === session.announce && stored.agreement === session.agreement &&
@@ -318,16 +318,16 @@ export class OfflineDelivery {
   }
 
   /** Puts `session` in the live room and answers `joined` (the room's members, offline, seq). */
-  #liveJoin(session: Session, name: string, seq: number): void {
+  protected liveJoin(session: Session, name: string, seq: number): void {
     // A session that ended while its turn came (a store over the network is slow) joins nothing.
     if (session.ending || session.closed) return;
-    const room = this.#context.rooms.join(session, name);
+    const room = this.context.rooms.join(session, name);
     if (typeof room === "string") {
       return refuse(session, room, { room: name }, `${ERROR_CODES[room]}: ${name}`);
     }
     session.joinedSeq.set(name, seq);
-    const members = this.#context.rooms.membersOf(room, session);
-    const offline = this.#offlineOf(name, room, session);
+    const members = this.context.rooms.membersOf(room, session);
+    const offline = this.offlineOf(name, room, session);
     for (const frame of joinedFrames(name, room.version, members, offline, seq)) {
       session.sendFrame(frame);
     }
@@ -344,12 +344,12 @@ export class OfflineDelivery {
 
   async #join(session: Session, name: string): Promise<void> {
     if (session.ending) return;
-    const rooms = this.#context.rooms;
+    const rooms = this.context.rooms;
     const refusal = rooms.refusal(session, name);
     if (refusal) {
       return refuse(session, refusal, { room: name }, `${ERROR_CODES[refusal]}: ${name}`);
     }
-    const now = this.#clock();
+    const now = this.clock();
     let created = false;
     if (!(await this.store.rooms.get(name))) {
       try {
@@ -366,7 +366,7 @@ export class OfflineDelivery {
     }
     const newMember = await this.store.members.join(name, session.user, now);
     if (newMember) await this.#gate?.onJoin(session.user, name);
-    const devices = await this.#devicesOf(name);
+    const devices = await this.devicesOf(name);
     const opened: string[] = [];
     const open = async (address: string) => {
       if (devices.has(address)) return;
@@ -377,24 +377,24 @@ export class OfflineDelivery {
     await open(session.key);
     // A user who becomes a member does so with every device it has now.
     if (newMember) {
-      for (const label of this.#directory.validDevices(session.user)) {
+      for (const label of this.directory.validDevices(session.user)) {
         await open(`${session.user}/${label}`);
       }
     }
     const seq = await this.store.log.lastSeq(name);
     // The user's other live sessions come in with it; its devices that are offline are listed.
     const others = newMember
-      ? this.#context.sessionsOf(session.user).filter((other) =>
+      ? this.context.sessionsOf(session.user).filter((other) =>
         other !== session && !other.ending && other.announce !== undefined
       )
       : [];
     const joining = new Set([session.key, ...others.map((other) => other.key)]);
     for (const address of opened) {
-      if (!joining.has(address)) this.#announceDevice(name, address, "added");
+      if (!joining.has(address)) this.announceDevice(name, address, "added");
     }
-    this.#liveJoin(session, name, seq);
+    this.liveJoin(session, name, seq);
     for (const other of others) {
-      if (!rooms.get(name)?.members.has(other.id)) this.#liveJoin(other, name, seq);
+      if (!rooms.get(name)?.members.has(other.id)) this.liveJoin(other, name, seq);
     }
   }
 
@@ -414,18 +414,18 @@ export class OfflineDelivery {
    */
   leave(session: Session, name: string): Promise<void> {
     return this.sequencer.run(name, async () => {
-      const room = this.#context.rooms.get(name);
+      const room = this.context.rooms.get(name);
       if (!room?.members.has(session.id)) {
         return refuse(session, "not_in_room", { room: name }, `Not a member of ${name}`);
       }
       await this.store.members.leave(name, session.user);
-      const devices = await this.#devicesOf(name);
+      const devices = await this.devicesOf(name);
       for (const address of [...devices]) {
         if (address.startsWith(`${session.user}/`)) devices.delete(address);
       }
       for (const member of [...room.members.values()]) {
         if (member.user !== session.user) continue;
-        this.#context.rooms.leave(member, room, "left", { member: false });
+        this.context.rooms.leave(member, room, "left", { member: false });
         member.joinedSeq.delete(name);
         member.send({ type: "left", room: name });
       }
@@ -441,21 +441,36 @@ export class OfflineDelivery {
    * removed user's devices never get.
    */
   async removeUser(name: string, user: string, reason: "kicked" | "banned"): Promise<void> {
-    const devices = await this.#devicesOf(name);
+    const devices = await this.devicesOf(name);
     const theirs = [...devices].filter((address) => address.startsWith(`${user}/`));
     for (const address of theirs) devices.delete(address);
-    const room = this.#context.rooms.get(name);
+    const room = this.context.rooms.get(name);
     if (!room) return;
     const live = [...room.members.values()].filter((member) => member.user === user);
     for (const member of live) {
-      this.#context.rooms.leave(member, room, reason, { member: false });
+      this.context.rooms.leave(member, room, reason, { member: false });
       member.joinedSeq.delete(name);
       member.send({ type: "left", room: name });
     }
     if (live.length === 0) {
-      for (const address of theirs) this.#announceDevice(name, address, "removed");
+      for (const address of theirs) this.announceDevice(name, address, "removed");
     }
   }
+
+  /**
+   * A session ended (`reason`: `quit`, `replaced`, ...): it leaves every room at once, each told
+   * why. The cluster's delivery (`server/cluster/`) overrides this to order the leave with the
+   * rest of the room's traffic on every server.
+   */
+  endSession(session: Session, reason: string): void {
+    this.context.rooms.leaveAll(session, reason, this.leaveDetails(session, reason));
+  }
+
+  /**
+   * `session` re-announced or replaced its agreement key and its co-members here were told
+   * (`frame`); the cluster's delivery overrides this to tell those on other servers.
+   */
+  described(_session: Session, _frame: Uint8Array): void {}
 
   /**
    * What a session's `presence` leave adds in `room` when the session ends: its device, which
@@ -463,8 +478,8 @@ export class OfflineDelivery {
    */
   leaveDetails(session: Session, reason: string): (room: Room) => LeaveDetails {
     return (room) => {
-      if (reason === "revoked" || !this.#devices.get(room.name)?.has(session.key)) return {};
-      const offline = this.#offlineDevice(session.key);
+      if (reason === "revoked" || !this.devices.get(room.name)?.has(session.key)) return {};
+      const offline = this.offlineDevice(session.key);
       return offline ? { offline } : {};
     };
   }
@@ -476,7 +491,7 @@ export class OfflineDelivery {
   relay(session: Session, message: Extract<ClientMessage, { type: "msg" }>): Promise<void> {
     const name = message.room;
     return this.sequencer.run(name, async () => {
-      const room = this.#context.rooms.get(name);
+      const room = this.context.rooms.get(name);
       const about = { id: message.id, room: name };
       if (!room?.members.has(session.id)) {
         return refuse(session, "not_in_room", about, `Not a member of ${name}`);
@@ -486,8 +501,8 @@ export class OfflineDelivery {
       }
       const verdict = await this.#gate?.canSpeak(session.user, name);
       if (verdict && !verdict.ok) return refuse(session, verdict.code, about, verdict.message);
-      const ts = this.#clock();
-      await this.#describe(session, ts);
+      const ts = this.clock();
+      await this.describe(session, ts);
       const seq = await this.store.log.append(name, {
         senderUser: session.user,
         senderDevice: session.device,
@@ -509,7 +524,7 @@ export class OfflineDelivery {
         }),
         session,
       );
-      const devices = this.#devices.get(name);
+      const devices = this.devices.get(name);
       const recipients = (devices?.size ?? 0) - (devices?.has(session.key) ? 1 : 0);
       session.send({ type: "ack", id: message.id, recipients });
     });
@@ -521,7 +536,7 @@ export class OfflineDelivery {
    * entries retention removed before the device read them.
    */
   async history(session: Session, name: string, after: number): Promise<void> {
-    const room = this.#context.rooms.get(name);
+    const room = this.context.rooms.get(name);
     const upto = session.joinedSeq.get(name);
     if (!room?.members.has(session.id) || upto === undefined) {
       return refuse(session, "not_in_room", { room: name }, `Not a member of ${name}`);
@@ -628,21 +643,21 @@ export class OfflineDelivery {
     const items = message.items.filter((item) => item.to.includes("/") && item.to !== session.key);
     if (items.length === 0) return;
     const name = message.room;
-    const room = name === undefined ? undefined : this.#context.rooms.get(name);
+    const room = name === undefined ? undefined : this.context.rooms.get(name);
     const valid = new Map<string, string[]>();
-    const now = this.#clock();
+    const now = this.clock();
     let described = false;
     for (const item of items) {
       const [user, device] = splitAddress(item.to);
       if (name !== undefined) {
-        if (!this.#devices.get(name)?.has(item.to) || liveIn(room, item.to)) continue;
-        if (!this.#directory.currentCert(user, device)) continue; // expired, or revoked unseen
+        if (!this.devices.get(name)?.has(item.to) || liveIn(room, item.to)) continue;
+        if (!this.directory.currentCert(user, device)) continue; // expired, or revoked unseen
       } else {
-        if (!valid.has(user)) valid.set(user, this.#directory.validDevices(user));
+        if (!valid.has(user)) valid.set(user, this.directory.validDevices(user));
         if (!valid.get(user)!.includes(device)) continue;
       }
       if (!described) {
-        await this.#describe(session, now);
+        await this.describe(session, now);
         described = true;
       }
       await this.store.inbox.append(item.to, {
@@ -660,7 +675,7 @@ export class OfflineDelivery {
   /** A `dm` to a device: into its inbox, acknowledged with 1; `no_such_device` if none valid. */
   async dmToInbox(session: Session, message: Extract<ClientMessage, { type: "dm" }>) {
     const device = message.device!;
-    if (!this.#directory.validDevices(message.to).includes(device)) {
+    if (!this.directory.validDevices(message.to).includes(device)) {
       return refuse(
         session,
         "no_such_device",
@@ -668,8 +683,8 @@ export class OfflineDelivery {
         `${message.to} has no valid device ${device}`,
       );
     }
-    const now = this.#clock();
-    await this.#describe(session, now);
+    const now = this.clock();
+    await this.describe(session, now);
     await this.store.inbox.append(`${message.to}/${device}`, {
       kind: "dm",
       fromUser: session.user,
@@ -692,7 +707,7 @@ export class OfflineDelivery {
    * `prekeys_stored` with how many one-time pre-keys are held now.
    */
   async prekeys(session: Session, message: Extract<ClientMessage, { type: "prekeys" }>) {
-    const now = this.#clock();
+    const now = this.clock();
     if (message.signed !== undefined) {
       await this.store.prekeys.setSigned(session.key, {
         id: await prekeyId(message.signed),
@@ -735,7 +750,7 @@ export class OfflineDelivery {
     const bundles: PrekeyBundle[] = [];
     for (const address of new Set(message.devices)) {
       const [user, device] = splitAddress(address);
-      const cert = this.#directory.currentCert(user, device);
+      const cert = this.directory.currentCert(user, device);
       if (!cert) continue;
       const taken = await this.store.prekeys.take(address);
       if (!taken) continue;
@@ -779,11 +794,11 @@ export class OfflineDelivery {
     const rooms = await this.store.members.roomsOf(user);
     await Promise.all(rooms.map((name) =>
       this.sequencer.run(name, async () => {
-        const devices = await this.#devicesOf(name);
-        if (devices.delete(address)) this.#announceDevice(name, address, "removed");
+        const devices = await this.devicesOf(name);
+        if (devices.delete(address)) this.announceDevice(name, address, "removed");
         await this.store.log.openInterval(name, address);
         devices.add(address);
-        this.#announceDevice(name, address, "added");
+        this.announceDevice(name, address, "added");
       })
     ));
   }
@@ -797,8 +812,8 @@ export class OfflineDelivery {
     const rooms = await this.store.members.roomsOf(user);
     await Promise.all(rooms.map((name) =>
       this.sequencer.run(name, async () => {
-        if ((await this.#devicesOf(name)).has(address)) {
-          this.#announceDevice(name, address, "added");
+        if ((await this.devicesOf(name)).has(address)) {
+          this.announceDevice(name, address, "added");
         }
       })
     ));
@@ -812,20 +827,20 @@ export class OfflineDelivery {
   async devicesRevoked(devices: { user: string; device: string }[]): Promise<void> {
     const work: Promise<void>[] = [];
     for (const { user, device } of devices) {
-      if (this.#directory.currentCert(user, device)) continue; // an older certificate only
+      if (this.directory.currentCert(user, device)) continue; // an older certificate only
       const address = `${user}/${device}`;
       const rooms: string[] = [];
-      for (const [name, members] of this.#devices) {
+      for (const [name, members] of this.devices) {
         if (!members.has(address)) continue;
         // Take it out now: its sessions are about to close, and must not leave as offline.
         members.delete(address);
-        if (!liveIn(this.#context.rooms.get(name), address)) rooms.push(name);
+        if (!liveIn(this.context.rooms.get(name), address)) rooms.push(name);
       }
       work.push(
         this.store.forgetDevice(address).then(() =>
           Promise.all(
             rooms.map((name) =>
-              this.sequencer.run(name, () => this.#announceDevice(name, address, "removed"))
+              this.sequencer.run(name, () => this.announceDevice(name, address, "removed"))
             ),
           ).then(() => {})
         ),
@@ -836,6 +851,6 @@ export class OfflineDelivery {
 
   /** Applies retention at the store's time now. */
   prune() {
-    return this.store.prune(this.#clock());
+    return this.store.prune(this.clock());
   }
 }

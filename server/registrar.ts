@@ -31,11 +31,17 @@ export interface DeviceAdmin {
   /** Every device of `user`. */
   devices(user: string, now: Date): DeviceInfo[];
   /** Revokes every certificate of `user`'s `device`; returns their serials. */
-  revokeDevice(user: string, device: string, revokedBy: string, now: Date): string[];
+  revokeDevice(user: string, device: string, revokedBy: string, now: Date): Promise<string[]>;
   /** Devices `user`'s `invitedBy` invited that wait for it to vouch for them. */
   pendingLinks(user: string, invitedBy: string): LinkRequestInfo[];
   /** Keeps the link `invitedBy` signed for `user`'s `device`; false when none waited for it. */
-  storeLink(user: string, device: string, invitedBy: string, link: string, now: Date): boolean;
+  storeLink(
+    user: string,
+    device: string,
+    invitedBy: string,
+    link: string,
+    now: Date,
+  ): Promise<boolean>;
   /** The link that vouches for `user`'s `device`, if any. */
   linkOf(user: string, device: string): string | undefined;
   /** True while `user`'s `device` waits for the device that invited it to vouch for it. */
@@ -151,8 +157,15 @@ export class CaRegistrar implements SetupRegistrar, DeviceAdmin {
     }));
   }
 
-  storeLink(user: string, device: string, invitedBy: string, link: string, now: Date): boolean {
-    return this.ca.store.storeLink(user, device, invitedBy, link, now);
+  storeLink(
+    user: string,
+    device: string,
+    invitedBy: string,
+    link: string,
+    now: Date,
+  ): Promise<boolean> {
+    const store = this.ca.store;
+    return store.commit(() => store.storeLink(user, device, invitedBy, link, now));
   }
 
   linkOf(user: string, device: string): string | undefined {
@@ -163,9 +176,14 @@ export class CaRegistrar implements SetupRegistrar, DeviceAdmin {
     return this.ca.store.awaitsLink(user, device);
   }
 
-  revokeDevice(user: string, device: string, revokedBy: string, now: Date): string[] {
+  async revokeDevice(
+    user: string,
+    device: string,
+    revokedBy: string,
+    now: Date,
+  ): Promise<string[]> {
     try {
-      return this.ca.revoke(`${user}/${device}`, `revoked from ${user}/${revokedBy}`, now)
+      return (await this.ca.revoke(`${user}/${device}`, `revoked from ${user}/${revokedBy}`, now))
         .map((record) => record.serial);
     } catch (error) {
       if (error instanceof AuthorityError) {

@@ -91,6 +91,29 @@ export class RoomRegistry {
     return room;
   }
 
+  /**
+   * The room `name`, registered with `version` if it was not (a cluster server starts following
+   * a room whose membership lives elsewhere too).
+   */
+  adopt(name: string, version: number): Room {
+    let room = this.#rooms.get(name);
+    if (!room) {
+      room = new Room(name);
+      room.version = version;
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  /** Stops keeping `name` here (a cluster server no longer follows it); its members leave it. */
+  forget(name: string): void {
+    const room = this.#rooms.get(name);
+    if (!room) return;
+    this.#rooms.delete(name);
+    for (const member of room.members.values()) member.rooms.delete(room);
+    room.members.clear();
+  }
+
   /** Why `session` could not join `name` now, if it could not (without joining). */
   refusal(session: Session, name: string): JoinRefusal | undefined {
     const room = this.#rooms.get(name);

@@ -133,6 +133,7 @@ export function route(
         announce: message.payload,
       });
       tellCoMembers(session, frame);
+      context.offline?.described(session, frame);
       return;
     }
 
@@ -150,6 +151,7 @@ export function route(
         payload: message.payload,
       });
       tellCoMembers(session, frame);
+      context.offline?.described(session, frame);
       return;
     }
 
@@ -358,9 +360,9 @@ export function route(
       });
 
     case "device_revoke":
-      return deviceRequest(session, message.id, () => {
+      return deviceRequest(session, message.id, async () => {
         // Only devices of the session's own user: the name comes from its certificate.
-        const serials = admin(context).revokeDevice(
+        const serials = await admin(context).revokeDevice(
           session.user,
           message.device,
           session.device,
@@ -371,9 +373,9 @@ export function route(
       });
 
     case "device_link":
-      return deviceRequest(session, message.id, () => {
+      return deviceRequest(session, message.id, async () => {
         // Only for devices of the session's own user that this very device invited.
-        const linked = admin(context).storeLink(
+        const linked = await admin(context).storeLink(
           session.user,
           message.device,
           session.device,

@@ -86,6 +86,8 @@ Deno.test("ca invite then enroll: the key is made on the device, never reaches t
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
     assertEquals(JSON.parse(await Deno.readTextFile(`${config}/client.json`)), {
       server: `127.0.0.1:${port}`,
+      // Every address the invite names, for failover (one here).
+      servers: [`127.0.0.1:${port}`],
       identity: path,
     });
 

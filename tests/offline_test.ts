@@ -18,7 +18,7 @@ import {
   settle,
 } from "./support/offline_client.ts";
 import { RawClient } from "./support/raw_client.ts";
-import { identityFromFile, startServer, type TestIdentity } from "./support/server_fixture.ts";
+import { identityFromFile, startServer } from "./support/server_fixture.ts";
 import { inTempDir } from "./support/cli.ts";
 import { enroll } from "./support/enrolment.ts";
 import { MAX_FRAME_BYTES } from "../protocol/framing.ts";

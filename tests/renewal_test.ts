@@ -85,7 +85,7 @@ Deno.test("openchat renew: same key, later expiry; expired within 60 days renews
       }
       // A revoked certificate never renews.
       const path = await backdated(ca, dir, "gone", 5 * DAY);
-      ca.revoke("gone", "stolen");
+      await ca.revoke("gone", "stolen");
       const revoked = await renew(path);
       assertEquals(revoked.code, 1);
       assertStringIncludes(revoked.stderr, "(revoked)");

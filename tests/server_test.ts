@@ -257,7 +257,7 @@ const refusals: RefusalCase[] = [
     code: "revoked",
     act: async (fx, c) => {
       const id = await fx.issue("dave");
-      fx.ca.revoke("dave", "test");
+      await fx.ca.revoke("dave", "test");
       await proveAs(fx, c, id);
     },
   },

@@ -24,12 +24,20 @@ export interface RunningServer {
  */
 export async function startOpenchat(
   pki: BenchPki,
-  options: { exposeGc?: boolean; store?: boolean } = {},
+  options: { exposeGc?: boolean; store?: boolean; cluster?: { url: string; prefix: string } } = {},
 ): Promise<RunningServer> {
   const child = BenchChild.start(
-    options.store === false ? "openchat server (no store)" : "openchat server",
+    options.cluster
+      ? "openchat server (cluster)"
+      : options.store === false
+      ? "openchat server (no store)"
+      : "openchat server",
     "procs/openchat_server.ts",
-    [pki.dataDir, ...(options.store === false ? ["--no-store"] : [])],
+    [
+      pki.dataDir,
+      ...(options.store === false ? ["--no-store"] : []),
+      ...(options.cluster ? ["--cluster", options.cluster.url, options.cluster.prefix] : []),
+    ],
     options.exposeGc ? ["--v8-flags=--expose-gc"] : [],
   );
   const ready = await child.next(60_000);

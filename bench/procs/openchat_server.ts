@@ -7,7 +7,10 @@
  * measurement starts from empty rooms; with `--no-store` it keeps none (the server before issue
  * 12), so that the store's cost can be measured beside it.
  *
- * Usage: `deno run -A bench/procs/openchat_server.ts DATA_DIR [--no-store]`. Prints
+ * With `--cluster NATS_URL PREFIX` it is a member of a cluster (issue 15): its store is the NATS
+ * one under PREFIX, and rooms are shared with the other members started with the same two.
+ *
+ * Usage: `deno run -A bench/procs/openchat_server.ts DATA_DIR [--no-store | --cluster URL P]`. Prints
  * `{"ok":true,"port":N}` when listening; answers `{"cmd":"stats"}`; shuts down when standard
  * input closes.
  *
@@ -18,7 +21,10 @@ import { CertificateAuthority } from "../../server/authority.ts";
 import { ChatServer } from "../../server/chat_server.ts";
 import { ensureServerIdentity } from "../../server/server_identity.ts";
 import { reply_, serveCommands } from "../lib/child.ts";
-import { SqliteStore, STORE_FILE } from "../../server/store/mod.ts";
+import { type ChatStore, SqliteStore, STORE_FILE } from "../../server/store/mod.ts";
+import { ClusterNode } from "../../server/cluster/cluster_node.ts";
+import { NatsLink } from "../../server/cluster/nats_link.ts";
+import { NatsStore } from "../../server/cluster/nats_store.ts";
 
 /** Limits raised for benchmarking; everything not named here is the default. */
 export const BENCH_LIMITS = {
@@ -37,10 +43,29 @@ async function main() {
   if (!dataDir) throw new Error("usage: openchat_server.ts DATA_DIR");
   const ca = await CertificateAuthority.load(dataDir);
   const identity = await ensureServerIdentity(ca, []);
-  const storeDir = Deno.args.includes("--no-store")
+  const clusterAt = Deno.args.indexOf("--cluster");
+  const cluster = clusterAt > 0
+    ? { url: Deno.args[clusterAt + 1]!, prefix: Deno.args[clusterAt + 2]! }
+    : undefined;
+  const storeDir = Deno.args.includes("--no-store") || cluster
     ? undefined
     : await Deno.makeTempDir({ prefix: "openchat-bench-store-" });
-  const store = storeDir ? await SqliteStore.open(`${storeDir}/${STORE_FILE}`) : undefined;
+  let store: ChatStore | undefined = storeDir
+    ? await SqliteStore.open(`${storeDir}/${STORE_FILE}`)
+    : undefined;
+  let link: NatsLink | undefined;
+  let node: ClusterNode | undefined;
+  if (cluster) {
+    link = await NatsLink.connect([cluster.url]);
+    const natsStore = await NatsStore.open(link, { prefix: cluster.prefix });
+    node = await ClusterNode.start({
+      link,
+      store: natsStore,
+      logger: { log: () => {} },
+      maxRoomMembers: BENCH_LIMITS.maxRoomMembers,
+    });
+    store = natsStore;
+  }
   const server = await ChatServer.start({
     hostname: "127.0.0.1",
     port: 0,
@@ -49,6 +74,7 @@ async function main() {
     records: ca.store,
     limits: BENCH_LIMITS,
     store,
+    hooks: node,
   });
   reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
   await serveCommands((command) => {
@@ -65,6 +91,8 @@ async function main() {
   });
   await server.shutdown();
   await store?.close();
+  await node?.stop();
+  await link?.close();
   if (storeDir) await Deno.remove(storeDir, { recursive: true });
   ca.close();
   Deno.exit(0);
