@@ -2,25 +2,20 @@
  * Moderation on the live server: the bridge between `moderate` frames and the socket-free
  * {@linkcode ModerationPolicy}. Each command is decided in its room's turn (the same turn that
  * numbers the room's log and changes its memberships, `offline.ts`), so a kick never crosses a
- * message being relayed; then its effects are applied at once: the event goes to every session
- * in the room (and to the actor, the invitee and the removed user wherever they are), removed
- * users leave the live room, and the actor gets its answer. Checks at join and at speak are
+ * message being relayed; the delivery applies its effects in that turn (the event to every
+ * session in the room, and to the actor, the invitee and the removed user wherever they are;
+ * removed users leave the live room; in a cluster, on every server in the room's order), and
+ * then the actor gets its answer. Checks at join and at speak are
  * the policy's too, asked by `offline.ts` through its `RoomGate`.
  *
  * @module
  */
 
-import { encodeFrame, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
+import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/framing.ts";
 import type { ModerateRequest, ServerMessage, WhoRole } from "../protocol/messages.ts";
 import { MAX_LISTED_BANS } from "../protocol/moderation/limits.ts";
 import type { Logger } from "./log.ts";
-import type {
-  BanInfo,
-  Effects,
-  ModerationCommand,
-  ModerationEvent,
-  ModerationPolicy,
-} from "./moderation/mod.ts";
+import type { BanInfo, Effects, ModerationCommand, ModerationPolicy } from "./moderation/mod.ts";
 import type { OfflineDelivery } from "./offline.ts";
 import { refuse } from "./refuse.ts";
 import type { RoomRegistry } from "./rooms.ts";
@@ -94,23 +89,34 @@ export class Moderator {
    *
    * @throws {StoreError} when the store fails (the router answers `store_unavailable`).
    */
-  handle(session: Session, request: ModerateRequest): Promise<void> {
+  async handle(session: Session, request: ModerateRequest): Promise<void> {
     const command = commandOf(request);
     if (command.command === "motd") {
       session.send({ type: "motd", id: request.id, text: this.policy.motd });
-      return Promise.resolve();
+      return;
     }
     const room = request.room ?? "";
-    return this.offline.sequencer.run(room, async () => {
-      if (session.ending) return;
+    const decision = await this.offline.moderate(session, room, async () => {
       const decision = await this.policy.apply(session.user, room, command);
-      if (!decision.ok) {
-        return refuse(session, decision.code, { id: request.id }, decision.message);
-      }
-      const effects = decision.effects;
-      if (effects.event) await this.#apply(session, effects.event, effects);
-      this.#reply(session, request.id, effects);
+      const event = decision.ok ? decision.effects.event : null;
+      if (!decision.ok || !event) return { outcome: decision };
+      const { remove, notify } = decision.effects;
+      return { outcome: decision, live: { event, remove, notify } };
     });
+    if (!decision) return; // the session ended before its turn
+    if (!decision.ok) {
+      return refuse(session, decision.code, { id: request.id }, decision.message);
+    }
+    const event = decision.effects.event;
+    if (event) {
+      this.log.log("info", "moderation", {
+        room: event.room,
+        actor: event.actor,
+        action: event.action,
+        ...("target" in event ? { target: event.target } : {}),
+      });
+    }
+    this.#reply(session, request.id, decision.effects);
   }
 
   /** Every session handling `request` from `session` may send a frame to (back-pressure). */
@@ -139,32 +145,6 @@ export class Moderator {
         role: member?.role ?? "member",
         ...(member?.muted ? { muted: true as const } : {}),
       };
-    });
-  }
-
-  /**
-   * The event to everyone concerned, once each: every session in the room, the actor (an
-   * administrator need not be a member), the users the decision notifies (an invitee) and
-   * those it removes, wherever they are, so a kicked user is told why before leaving. Then
-   * the removed users leave the live room, which changes its membership.
-   */
-  async #apply(actor: Session, event: ModerationEvent, effects: Effects): Promise<void> {
-    const frame = encodeFrame({ type: "moderation", ...event });
-    const told = new Set<Session>([actor]);
-    for (const member of this.context.rooms.get(event.room)?.members.values() ?? []) {
-      told.add(member);
-    }
-    for (const user of [...effects.notify, ...effects.remove]) {
-      for (const session of this.context.sessionsOf(user)) told.add(session);
-    }
-    for (const session of told) session.sendFrame(frame);
-    const reason = event.action === "ban" ? "banned" : "kicked";
-    for (const user of effects.remove) await this.offline.removeUser(event.room, user, reason);
-    this.log.log("info", "moderation", {
-      room: event.room,
-      actor: event.actor,
-      action: event.action,
-      ...("target" in event ? { target: event.target } : {}),
     });
   }
 

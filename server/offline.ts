@@ -19,8 +19,9 @@
  *   `seq` its session's `joined` reported; live frames carry the rest.
  * - Moderation (a {@linkcode RoomGate}) is asked in the room's turn, before anything changes:
  *   whether a user may join (every `join`, and the automatic rejoin after a session announces),
- *   and whether they may speak (every `msg`). A moderator's kick or ban ends the membership in
- *   the store and then takes the user out of the live room in the same turn
+ *   and whether they may speak (every `msg`). A moderator's command is decided in the room's
+ *   turn too ({@linkcode OfflineDelivery.moderate}); a kick or ban ends the membership in the
+ *   store and then takes the user out of the live room in the same turn
  *   ({@linkcode OfflineDelivery.removeUser}).
  *
  * @module
@@ -41,6 +42,7 @@ import {
   type PrekeyBundle,
   type ServerMessage,
 } from "../protocol/messages.ts";
+import type { ModerationEvent } from "../protocol/moderation/types.ts";
 import { whenCaughtUp } from "./backpressure.ts";
 import { refuse } from "./refuse.ts";
 import { joinedFrames } from "./joined.ts";
@@ -92,6 +94,31 @@ export interface RoomGate {
   onJoin(user: string, room: string): Promise<unknown>;
   /** May `user`, a member, send a message in `room` now? */
   canSpeak(user: string, room: string): Promise<GateVerdict>;
+}
+
+/**
+ * What a moderation command changes live in its room (`server/moderator.ts` decides it; the
+ * store already holds the change): the event everyone concerned is told, the users it removes
+ * (kick, ban: their membership has ended), and the users outside the room who are told too (an
+ * invitee).
+ */
+export interface RoomModeration {
+  event: ModerationEvent;
+  remove: readonly string[];
+  notify: readonly string[];
+}
+
+/** What the `decide` of {@linkcode OfflineDelivery.moderate} returns. */
+export interface ModerationTurn<T> {
+  /** What the caller gets back (the policy's decision). */
+  outcome: T;
+  /** The live change, if the command made one (a refusal or a query makes none). */
+  live?: RoomModeration;
+}
+
+/** Why a removed user's sessions leave: the `reason` of their `presence` leave. */
+export function removalReason(event: ModerationEvent): "kicked" | "banned" {
+  return event.action === "ban" ? "banned" : "kicked";
 }
 
 /** What offline delivery needs from the server. */
@@ -206,7 +233,8 @@ export class OfflineDelivery {
   protected readonly directory: DeviceDirectory;
   protected readonly clock: () => number;
   readonly #retentionMs: number;
-  readonly #gate: RoomGate | undefined;
+  /** Who may join and speak; the cluster's delivery asks it in its own turns. */
+  protected readonly gate: RoomGate | undefined;
   protected readonly context: OfflineContext;
   /** Per room: its member devices (open intervals), as the store has them. */
   protected readonly devices = new Map<string, Set<string>>();
@@ -217,7 +245,7 @@ export class OfflineDelivery {
     this.directory = options.directory;
     this.clock = options.clock;
     this.#retentionMs = options.retentionMs;
-    this.#gate = options.gate;
+    this.gate = options.gate;
   }
 
   /** The store's time now. */
@@ -359,13 +387,13 @@ export class OfflineDelivery {
         if (!(error instanceof RoomExistsError)) throw error; // another server made it meanwhile
       }
     }
-    if (!created && this.#gate) {
+    if (!created && this.gate) {
       // Banned, or not invited into a +i room: refused before anything changes.
-      const verdict = await this.#gate.canJoin(session.user, name);
+      const verdict = await this.gate.canJoin(session.user, name);
       if (!verdict.ok) return refuse(session, verdict.code, { room: name }, verdict.message);
     }
     const newMember = await this.store.members.join(name, session.user, now);
-    if (newMember) await this.#gate?.onJoin(session.user, name);
+    if (newMember) await this.gate?.onJoin(session.user, name);
     const devices = await this.devicesOf(name);
     const opened: string[] = [];
     const open = async (address: string) => {
@@ -430,6 +458,45 @@ export class OfflineDelivery {
         member.send({ type: "left", room: name });
       }
     });
+  }
+
+  /**
+   * A moderation command of `name`, in the room's turn: `decide` (the policy: it checks the
+   * command and persists it) runs once, and when it returns a live change, the change is
+   * applied before the turn ends, so it falls between the room's messages, joins and leaves
+   * like any of them. Resolves with `decide`'s outcome, or undefined when the actor's session
+   * ended before its turn came (nothing was decided). The cluster's delivery overrides this to
+   * order the change in the room's stream, for every server.
+   */
+  moderate<T>(
+    actor: Session,
+    name: string,
+    decide: () => Promise<ModerationTurn<T>>,
+  ): Promise<T | undefined> {
+    return this.sequencer.run(name, async () => {
+      if (actor.ending) return undefined;
+      const { outcome, live } = await decide();
+      if (live) await this.#applyModeration(actor, name, live);
+      return outcome;
+    });
+  }
+
+  /**
+   * The event to everyone concerned, once each: every session in the room, the actor (an
+   * administrator need not be a member), the users the change notifies (an invitee) and those
+   * it removes, wherever they are, so a kicked user is told why before leaving. Then the
+   * removed users leave the live room, which changes its membership.
+   */
+  async #applyModeration(actor: Session, name: string, live: RoomModeration): Promise<void> {
+    const frame = encodeFrame({ type: "moderation", ...live.event });
+    const told = new Set<Session>([actor]);
+    for (const member of this.context.rooms.get(name)?.members.values() ?? []) told.add(member);
+    for (const user of [...live.notify, ...live.remove]) {
+      for (const session of this.context.sessionsOf(user)) told.add(session);
+    }
+    for (const session of told) session.sendFrame(frame);
+    const reason = removalReason(live.event);
+    for (const user of live.remove) await this.removeUser(name, user, reason);
   }
 
   /**
@@ -499,7 +566,7 @@ export class OfflineDelivery {
       if (message.version !== undefined && message.version !== room.version) {
         return refuse(session, "membership_changed", about);
       }
-      const verdict = await this.#gate?.canSpeak(session.user, name);
+      const verdict = await this.gate?.canSpeak(session.user, name);
       if (verdict && !verdict.ok) return refuse(session, verdict.code, about, verdict.message);
       const ts = this.clock();
       await this.describe(session, ts);

@@ -30,7 +30,14 @@ import { joinedFrames } from "../joined.ts";
 import type { Logger } from "../log.ts";
 import type { LeaveDetails, Room } from "../rooms.ts";
 import type { Session } from "../session.ts";
-import { type OfflineContext, OfflineDelivery, type OfflineOptions } from "../offline.ts";
+import {
+  type ModerationTurn,
+  type OfflineContext,
+  OfflineDelivery,
+  type OfflineOptions,
+  removalReason,
+  type RoomModeration,
+} from "../offline.ts";
 import { RoomExistsError, StoreUnavailableError } from "../store/errors.ts";
 import type { Directory, PresenceRecord } from "./directory.ts";
 import { ConflictError, MAX_CAS_ATTEMPTS } from "./nats_errors.ts";
@@ -45,6 +52,8 @@ import {
   type LeftEvent,
   MARKERS,
   type MemberRef,
+  type ModeratedEvent,
+  type Removal,
 } from "./room_events.ts";
 import { RemoteSession } from "./remote_session.ts";
 
@@ -215,6 +224,12 @@ export class ClusterDelivery extends OfflineDelivery {
         case "device":
           this.#applyDevice(room, event);
           break;
+        case "mod":
+          if (event.event.room !== replica.room) {
+            return this.#resync(replica, `moderation of ${event.event.room} in event ${seq}`);
+          }
+          this.#applyModerated(room, event);
+          break;
       }
       if (room.version !== event.ver) {
         return this.#resync(
@@ -299,6 +314,35 @@ export class ClusterDelivery extends OfflineDelivery {
         this.#offlineChange(room, { user, device, cert: "" }, "removed");
       } else if (change.device) {
         this.#offlineChange(room, change.device, "added");
+      }
+    }
+  }
+
+  /**
+   * A moderator's action: every member here is told (the removed users' sessions too, before
+   * they go), then the removed users' sessions leave, each told `left`, or, when none was in
+   * the room, their member devices are announced removed. Either way the version changes, so
+   * every remaining member, on every server, starts a new chain the removed user never gets.
+   */
+  #applyModerated(room: Room, event: ModeratedEvent): void {
+    room.broadcast(encodeFrame({ type: "moderation", ...event.event }));
+    const devices = this.#deviceSet(room.name);
+    for (const removal of event.removed) {
+      for (const address of [...devices]) {
+        if (address.startsWith(`${removal.user}/`)) devices.delete(address);
+      }
+      for (const id of removal.sessions) {
+        const member = room.members.get(id);
+        if (!member) continue;
+        this.context.rooms.leave(member, room, event.reason, { member: false });
+        if (!(member instanceof RemoteSession)) {
+          member.joinedSeq.delete(room.name);
+          member.send({ type: "left", room: room.name });
+        }
+      }
+      for (const address of removal.devices) {
+        const [user, device] = address.split("/") as [string, string];
+        this.#offlineChange(room, { user, device, cert: "" }, "removed");
       }
     }
   }
@@ -405,6 +449,8 @@ export class ClusterDelivery extends OfflineDelivery {
 
   override join(session: Session, name: string): Promise<void> {
     let newMember: boolean | undefined;
+    /** Whether moderation is asked: not of the user whose join created the room. */
+    let gated: boolean | undefined;
     return this.#turn<JoinEvent>(name, async (replica, room) => {
       if (session.ending) return undefined;
       if (room.members.has(session.id)) {
@@ -423,14 +469,32 @@ export class ClusterDelivery extends OfflineDelivery {
         return undefined;
       }
       const now = this.clock();
-      if (newMember === undefined) {
+      if (gated === undefined) {
+        let created = false;
         if (!(await this.store.rooms.get(name))) {
-          await this.store.rooms.create(name, session.user, now).catch((error) => {
-            if (!(error instanceof RoomExistsError)) throw error;
-          });
+          // Its creator owns it; another server may have made it meanwhile.
+          created = await this.store.rooms.create(name, session.user, now).then(
+            () => true,
+            (error) => {
+              if (!(error instanceof RoomExistsError)) throw error;
+              return false;
+            },
+          );
         }
-        newMember = await this.store.members.join(name, session.user, now);
+        gated = !created;
       }
+      if (gated && this.gate) {
+        // Asked at every attempt: a ban stored since the last one counts (the moderator's
+        // record then came first in the stream, and this join must not follow it).
+        const verdict = await this.gate.canJoin(session.user, name);
+        if (!verdict.ok) {
+          // An earlier attempt made the user a member: that membership ends again.
+          if (newMember) await this.store.members.leave(name, session.user);
+          refuse(session, verdict.code, { room: name }, verdict.message);
+          return undefined;
+        }
+      }
+      newMember ??= await this.store.members.join(name, session.user, now);
       const devices = this.#deviceSet(name);
       const wanted = [session.key];
       if (newMember) {
@@ -470,6 +534,8 @@ export class ClusterDelivery extends OfflineDelivery {
       for (const address of event.opened) {
         await this.#store.log.openIntervalAt(name, address, event.log + 1);
       }
+      // An invite it held (`+i`) is used up.
+      if (newMember) await this.gate?.onJoin(session.user, name);
       // It ended while its turn ran: the reconciler takes it out again.
       if (session.ending) this.#reconcileRoom(name);
     });
@@ -518,6 +584,13 @@ export class ClusterDelivery extends OfflineDelivery {
         refuse(session, "membership_changed", about);
         return undefined;
       }
+      // Muted, or voiceless in a +m room. Asked at every attempt: a mute stored on any server
+      // before its record came first in the stream is in force for this message.
+      const verdict = await this.gate?.canSpeak(session.user, name);
+      if (verdict && !verdict.ok) {
+        refuse(session, verdict.code, about, verdict.message);
+        return undefined;
+      }
       const ts = this.clock();
       if (!described) {
         await this.describe(session, ts);
@@ -541,6 +614,84 @@ export class ClusterDelivery extends OfflineDelivery {
       const recipients = (devices?.size ?? 0) - (devices?.has(session.key) ? 1 : 0);
       session.send({ type: "ack", id: message.id, recipients });
     });
+  }
+
+  /**
+   * A moderation command in the room's turn for the whole cluster: `decide` (the policy) runs
+   * once, and its live change is published as a `mod` event that every server following the
+   * room applies in stream order (`#applyModerated`). Those outside
+   * the room who are told too (the actor when not a member, an invitee, a removed user's
+   * sessions that were in no copy of the room) get the event from here, forwarded to their
+   * servers, once the record has been applied here.
+   */
+  override moderate<T>(
+    actor: Session,
+    name: string,
+    decide: () => Promise<ModerationTurn<T>>,
+  ): Promise<T | undefined> {
+    let decided: ModerationTurn<T> | undefined;
+    let outside: Session[] = [];
+    return this.#turn<ModeratedEvent>(name, async (replica, room) => {
+      if (!decided) {
+        if (actor.ending) return undefined;
+        decided = await decide();
+      } else {
+        // Another change came first. A join decided before the policy stored a removal may
+        // have made the removed user a member again: that membership ends again, before this
+        // record, so the store agrees with the stream's order.
+        for (const user of decided.live?.remove ?? []) {
+          await this.store.members.leave(name, user);
+        }
+      }
+      const live = decided.live;
+      if (!live) return undefined;
+      const removed: Removal[] = live.remove.map((user) => {
+        const sessions = [...room.members.values()]
+          .filter((member) => member.user === user)
+          .map((member) => member.id);
+        // With no session in the room, the devices are what the others hear of.
+        const devices = sessions.length > 0
+          ? []
+          : [...this.#deviceSet(name)].filter((address) => address.startsWith(`${user}/`));
+        return { user, sessions, devices };
+      });
+      const gone = new Set(removed.flatMap((removal) => removal.sessions));
+      const changes = gone.size + removed.reduce((sum, removal) => sum + removal.devices.length, 0);
+      outside = this.#outside(room, actor, live);
+      const record: ModeratedEvent = {
+        k: "mod",
+        log: replica.log,
+        ver: replica.ver + changes,
+        event: live.event,
+        reason: removalReason(live.event),
+        removed,
+        members: this.#refs(room, [], gone),
+      };
+      return { kind: "e", record };
+    }).then((record) => {
+      if (record) {
+        const message = { type: "moderation" as const, ...record.event };
+        for (const session of outside) session.send(message);
+      }
+      return decided?.outcome;
+    });
+  }
+
+  /**
+   * Who is told of `live` but not through the room's record, because no copy of the room has
+   * them: the actor when not a member (an administrator), and the sessions anywhere of the
+   * users it notifies or removes that are not in the room.
+   */
+  #outside(room: Room, actor: Session, live: RoomModeration): Session[] {
+    const told = new Map<string, Session>();
+    const add = (session: Session) => {
+      if (!session.ending && !room.members.has(session.id)) told.set(session.id, session);
+    };
+    add(actor);
+    for (const user of [...live.notify, ...live.remove]) {
+      for (const session of this.context.sessionsOf(user)) add(session);
+    }
+    return [...told.values()];
   }
 
   override endSession(session: Session, reason: string): void {

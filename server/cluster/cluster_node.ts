@@ -3,7 +3,8 @@
  * (`server/server_hooks.ts`) and gives it the cluster's delivery ({@linkcode ClusterDelivery}),
  * the directory of sessions everywhere ({@linkcode Directory}), stand-ins for sessions on other
  * servers ({@linkcode RemoteSession}), and two plain NATS subjects: one per server for frames
- * addressed to one of its sessions (direct key packages, direct messages), and one shared by
+ * addressed to one of its sessions (direct key packages, direct messages, moderation events
+ * told outside a room), and one shared by
  * all for sessions describing themselves anew (announcements, agreement keys).
  *
  * @module
@@ -13,6 +14,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import { randomBytes, toBase64Url } from "../../crypto/bytes.ts";
 import { encodeFrame } from "../../protocol/framing.ts";
 import type { ServerMessage } from "../../protocol/messages.ts";
+import { decodeModerationEvent } from "../../protocol/moderation/frames.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { OfflineContext, OfflineDelivery, OfflineOptions } from "../offline.ts";
@@ -23,7 +25,7 @@ import { Directory, type PresenceRecord } from "./directory.ts";
 import type { NatsLink } from "./nats_link.ts";
 import type { NatsStore } from "./nats_store.ts";
 import type { MemberRef } from "./room_events.ts";
-import { RemoteSession } from "./remote_session.ts";
+import { FORWARDED, RemoteSession } from "./remote_session.ts";
 
 /** Largest frame forwarded between servers (a frame never exceeds the protocol's limit). */
 const MAX_FORWARD_BYTES = 128 * 1024;
@@ -203,9 +205,16 @@ export class ClusterNode implements ServerHooks {
     if (data.length > MAX_FORWARD_BYTES) return;
     try {
       const { to, message } = JSON.parse(decoder.decode(data));
-      if (typeof to !== "string" || !TOKEN.test(to)) return;
-      if (message?.type !== "keys" && message?.type !== "dm") return;
-      this.#locals.get(to)?.send(message as ServerMessage);
+      if (typeof to !== "string" || !TOKEN.test(to) || !FORWARDED.has(message?.type)) return;
+      const session = this.#locals.get(to);
+      if (!session) return;
+      if (message.type === "moderation") {
+        // Checked as a client checks it: what the session is sent is what passed (a bad one
+        // throws, and is logged below).
+        session.send({ type: "moderation", ...decodeModerationEvent(message) });
+      } else {
+        session.send(message as ServerMessage);
+      }
     } catch {
       this.#log.log("warn", "cluster_bad_forward", { bytes: data.length });
     }

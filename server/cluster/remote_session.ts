@@ -2,8 +2,8 @@
  * A stand-in for a session that lives on another server of the cluster. Rooms and the router
  * treat it as a member like any other (it has a user, a device, a description), but frames
  * broadcast to a room are not sent to it: its own server relays the room's traffic to it from
- * the room's stream. What is addressed to it alone (a direct key package, a direct message)
- * is forwarded to its server.
+ * the room's stream. What is addressed to it alone (a direct key package, a direct message, a
+ * moderation event it hears of from outside the room) is forwarded to its server.
  *
  * @module
  */
@@ -13,6 +13,9 @@ import type { FramedConnection } from "../../protocol/transport.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
 import { Session } from "../session.ts";
 import { VerifiedClient } from "../setup.ts";
+
+/** The frames a stand-in forwards to its session's server; any other is not sent from here. */
+export const FORWARDED: ReadonlySet<ServerMessage["type"]> = new Set(["keys", "dm", "moderation"]);
 
 /** Sends `message` to session `session` on server `server`. */
 export type Forward = (server: string, session: string, message: ServerMessage) => void;
@@ -46,10 +49,14 @@ export class RemoteSession extends Session {
   /** Room broadcasts reach it through its own server; nothing is sent from here. */
   override sendFrame(_frame: Uint8Array): void {}
 
-  /** Direct key packages and direct messages are forwarded to its server. */
+  /**
+   * Direct key packages, direct messages and moderation events told to it while it is in no
+   * room of ours (it was banned, invited, or moderates from outside) are forwarded to its
+   * server.
+   */
   override send(message: ServerMessage): void {
     if (this.ending) return;
-    if (message.type === "keys" || message.type === "dm") {
+    if (FORWARDED.has(message.type)) {
       this.forward(this.server, this.id, message);
     }
   }

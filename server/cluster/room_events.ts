@@ -9,6 +9,8 @@
  */
 
 import type { MemberInfo, OfflineDevice } from "../../protocol/messages.ts";
+import { decodeModerationEvent } from "../../protocol/moderation/frames.ts";
+import type { ModerationEvent } from "../../protocol/moderation/types.ts";
 import type { EventRecord } from "./nats_log.ts";
 
 /** A live member as events list it (enough to find its description in the directory). */
@@ -53,8 +55,34 @@ export interface DeviceEvent extends EventRecord {
   members: MemberRef[];
 }
 
+/**
+ * A user a moderator removed from the room (kick, ban): their sessions in it leave (`sessions`),
+ * or, when none was in it, their member devices are announced removed (`devices`).
+ */
+export interface Removal {
+  user: string;
+  sessions: string[];
+  devices: string[];
+}
+
+/**
+ * A moderator's action (`server/moderator.ts`), already decided and persisted by the server
+ * that published it: every server tells its members in the room `event` (the `moderation`
+ * frame), then takes out the users it removes, so the change falls between the room's
+ * messages, joins and leaves in one order everywhere.
+ */
+export interface ModeratedEvent extends EventRecord {
+  k: "mod";
+  /** The `moderation` frame's fields, as every member is told them. */
+  event: ModerationEvent;
+  /** Why the removed users leave (their `presence` leave's `reason`). */
+  reason: "kicked" | "banned";
+  removed: Removal[];
+  members: MemberRef[];
+}
+
 /** Any event the cluster applies. */
-export type RoomEvent = JoinEvent | LeftEvent | EndEvent | DeviceEvent;
+export type RoomEvent = JoinEvent | LeftEvent | EndEvent | DeviceEvent | ModeratedEvent;
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -77,6 +105,21 @@ const isMember = (v: unknown) => {
     (m.agreement === undefined || isText(m.agreement)) && (m.link === undefined || isText(m.link));
 };
 const all = (v: unknown, check: (x: unknown) => boolean) => Array.isArray(v) && v.every(check);
+const isRemoval = (v: unknown) => {
+  const r = v as Removal;
+  return NAME.test(r?.user) && all(r.sessions, (s) => TOKEN.test(s as string)) &&
+    all(r.devices, (d) => isAddress(d) && (d as string).startsWith(`${r.user}/`));
+};
+
+/** `value` as a moderation event, checked as a client checks the frame, or `undefined`. */
+function moderationEvent(value: unknown): ModerationEvent | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  try {
+    return decodeModerationEvent(value as Record<string, unknown>);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Kinds that only mark the log (retention, deletion) and change no membership. */
 export const MARKERS = new Set(["floor", "deleted"]);
@@ -112,6 +155,14 @@ export function checkEvent(record: EventRecord): RoomEvent | undefined {
         })
         ? record as DeviceEvent
         : undefined;
+    case "mod": {
+      // Applied as decoded, so what reaches clients is exactly what passed the check.
+      const event = moderationEvent(record.event);
+      return event && (record.reason === "kicked" || record.reason === "banned") &&
+          all(record.removed, isRemoval)
+        ? { ...record, event } as ModeratedEvent
+        : undefined;
+    }
     default:
       return undefined;
   }

@@ -37,13 +37,17 @@ export async function clusterCa(): Promise<
   return { ca, identity: await ensureServerIdentity(ca, []), dir };
 }
 
-/** Starts a chat server that joins the cluster on `natsUrl` under `prefix`. */
+/**
+ * Starts a chat server that joins the cluster on `natsUrl` under `prefix` (with `options.admins`
+ * as its administrators).
+ */
 export async function startMember(
   ca: CertificateAuthority,
   identity: ServerIdentity,
   natsUrl: string,
   prefix: string,
   limits: Partial<ServerLimits> = {},
+  options: { admins?: string[] } = {},
 ): Promise<ClusterMember> {
   const logs: CapturedLog[] = [];
   const logger: Logger = {
@@ -65,6 +69,7 @@ export async function startMember(
     retentionMs: store.options.retentionMs,
     hooks: node,
     limits,
+    admins: options.admins,
   });
   address = server.address;
   return {
