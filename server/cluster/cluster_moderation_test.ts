@@ -279,3 +279,42 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "cluster moderation: a moderation event forwarded between servers is checked as a client checks it; a malformed one reaches nobody and is logged",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withCluster("cm4", async ({ a, b, on, issue }) => {
+      const erin = await on(b, await issue("erin"));
+      await settle(erin.client);
+      const subject = a.store.names.serverSubject(b.node.serverId);
+      const event = { action: "invite", room: "lobby", actor: "alice", ts: 1, until: 2 };
+      const send = (message: unknown) =>
+        a.link.nc.publish(subject, JSON.stringify({ to: erin.welcome.session, message }));
+      for (
+        const bad of [
+          { type: "moderation", ...event, action: "smite" },
+          { type: "moderation", ...event, target: "Erin" },
+          { type: "moderation", ...event, target: "erin", until: "soon" },
+          { type: "moderated", id: "x1", kind: "done", event: { ...event, target: "erin" } },
+          { type: "motd", text: "not from here" },
+          "moderation",
+        ]
+      ) {
+        send(bad);
+      }
+      send({ type: "moderation", ...event, target: "erin", extra: "dropped" });
+      const told = await erin.client.next("moderation");
+      assertEquals(told, { type: "moderation", ...event, target: "erin" });
+      await settle(erin.client);
+      assertEquals(
+        erin.client.all.filter((m) => ["moderation", "moderated", "motd"].includes(m.type)),
+        [told],
+      );
+      const logged = b.logs.filter((entry) => entry.event === "cluster_bad_forward").length;
+      assertEquals(logged, 3, "each malformed moderation event is logged");
+    });
+  },
+});
