@@ -229,6 +229,7 @@ export class ClusterDelivery extends OfflineDelivery {
             return this.#resync(replica, `moderation of ${event.event.room} in event ${seq}`);
           }
           this.#applyModerated(room, event);
+          replica.moderated += 1;
           break;
       }
       if (room.version !== event.ver) {
@@ -571,11 +572,17 @@ export class ClusterDelivery extends OfflineDelivery {
     });
   }
 
-  override relay(session: Session, message: Extract<ClientMessage, { type: "msg" }>) {
+  override async relay(session: Session, message: Extract<ClientMessage, { type: "msg" }>) {
     const name = message.room;
     const about = { id: message.id, room: name };
     let described = false;
-    return this.#turn<MessageRecord>(name, async (replica, room) => {
+    // Muted, or voiceless in a +m room? Asked before the room's turn, so that the store's
+    // answers for many senders overlap instead of queueing one after another in the turn.
+    let asked = this.#replicas.get(name);
+    let mark = asked?.moderated;
+    const verdict = await this.gate?.canSpeak(session.user, name);
+    if (verdict && !verdict.ok) return refuse(session, verdict.code, about, verdict.message);
+    await this.#turn<MessageRecord>(name, async (replica, room) => {
       if (!room.members.has(session.id)) {
         refuse(session, "not_in_room", about, `Not a member of ${name}`);
         return undefined;
@@ -584,12 +591,18 @@ export class ClusterDelivery extends OfflineDelivery {
         refuse(session, "membership_changed", about);
         return undefined;
       }
-      // Muted, or voiceless in a +m room. Asked at every attempt: a mute stored on any server
-      // before its record came first in the stream is in force for this message.
-      const verdict = await this.gate?.canSpeak(session.user, name);
-      if (verdict && !verdict.ok) {
-        refuse(session, verdict.code, about, verdict.message);
-        return undefined;
+      if (this.gate && (replica !== asked || replica.moderated !== mark)) {
+        // A moderator's event was applied since the answer above (or this copy is new): asked
+        // again. A mute is stored before its event is published, so an answer read after the
+        // event has been applied is current; a message relayed after a mute was let through
+        // by an answer that already knew of it.
+        const at = replica.moderated;
+        const again = await this.gate.canSpeak(session.user, name);
+        if (!again.ok) {
+          refuse(session, again.code, about, again.message);
+          return undefined;
+        }
+        [asked, mark] = [replica, at];
       }
       const ts = this.clock();
       if (!described) {

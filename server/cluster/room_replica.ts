@@ -27,6 +27,11 @@ export class Replica {
   ver: number;
   /** Turns running on this room (it is not dropped while any runs). */
   turns = 0;
+  /**
+   * Moderators' events applied so far: a check made against the store before a turn still
+   * holds in the turn if this has not moved since (`ClusterDelivery.relay`).
+   */
+  moderated = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
   #messages: ConsumerMessages | undefined;
   #stopped = false;
