@@ -23,6 +23,7 @@
  */
 
 import { ERROR_CODES } from "../../protocol/errors.ts";
+import { isValidRoomName } from "../../protocol/names.ts";
 import { encodeFrame } from "../../protocol/framing.ts";
 import type { ClientMessage, OfflineDevice } from "../../protocol/messages.ts";
 import { refuse } from "../refuse.ts";
@@ -637,14 +638,21 @@ export class ClusterDelivery extends OfflineDelivery {
    * sessions that were in no copy of the room) get the event from here, forwarded to their
    * servers, once the record has been applied here.
    */
-  override moderate<T>(
+  override async moderate<T>(
     actor: Session,
     name: string,
     decide: () => Promise<ModerationTurn<T>>,
   ): Promise<T | undefined> {
     let decided: ModerationTurn<T> | undefined;
     let outside: Session[] = [];
-    return this.#turn<ModeratedEvent>(name, async (replica, room) => {
+    if (!isValidRoomName(name) || !(await this.store.rooms.get(name))) {
+      // No such room: the policy says so, and no stream is made for a name anyone may send.
+      // (Made meanwhile by someone else, its change still goes through the room's turn.)
+      if (actor.ending) return undefined;
+      decided = await decide();
+      if (!decided.live) return decided.outcome;
+    }
+    return await this.#turn<ModeratedEvent>(name, async (replica, room) => {
       if (!decided) {
         if (actor.ending) return undefined;
         decided = await decide();

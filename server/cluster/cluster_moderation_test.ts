@@ -318,3 +318,26 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "cluster moderation: a command for no room or a room that does not exist is refused no_such_room, the session goes on, and no stream is made for the name",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withCluster("cm5", async ({ a, on, issue }) => {
+      const root = await on(a, await issue("root"));
+      for (const fields of [{ room: "nowhere" }, { room: undefined }]) {
+        const id = `n${++ids}`;
+        await root.client.send({ type: "moderate", id, command: "kick", target: "bob", ...fields });
+        const refusal = await root.client.next("error", (m) => m.id === id);
+        assertEquals([refusal.code, refusal.fatal ?? false], ["no_such_room", false]);
+      }
+      await settle(root.client);
+      assert(!root.client.ended, "the session was closed");
+      const streams: string[] = [];
+      for await (const name of a.link.jsm.streams.names()) streams.push(name);
+      assertEquals(streams.filter((name) => name.includes("room")), []);
+    });
+  },
+});
