@@ -4,7 +4,8 @@
  * operator types on one server takes effect for the room's members on the other: a mute typed
  * on B refuses a message sent on A, a topic set on A reaches B, and a ban typed on A takes bob's
  * session on B out of the room at once, so that carol on B re-keys and bob reads nothing more,
- * and keeps him out on both servers.
+ * and keeps him out on both servers. NATS keeps the topic and the reason in clear, and no
+ * message.
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
@@ -13,6 +14,7 @@ import { startCluster } from "./support/cluster_processes.ts";
 import { enroll } from "./support/enrolment.ts";
 import { JoinProcess } from "./support/join_process.ts";
 import { acted, notDelivered, refused } from "./support/moderation_steps.ts";
+import { storedText } from "./support/nats_server.ts";
 
 const READY_MS = 20_000;
 /** The bound issue 15 sets for a ban made through any server to reach every server. */
@@ -130,6 +132,15 @@ Deno.test({
           "alice",
           "carol",
         ]);
+
+        // What NATS keeps on disk: the topic and the ban's reason in clear (as SECURITY.md
+        // says), none of the messages.
+        const stored = await storedText(cluster.nats.storeDir);
+        assertStringIncludes(stored, topic);
+        assertStringIncludes(stored, '"reason":"spam"');
+        for (const text of ["bob unmuted", after, "still just us"]) {
+          assert(!stored.includes(text), `NATS stored the plaintext ${JSON.stringify(text)}`);
+        }
       } finally {
         for (const client of clients) await client.close().catch(() => {});
         await cluster.dispose();

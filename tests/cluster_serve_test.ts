@@ -9,6 +9,7 @@ import { inTempDir } from "./support/cli.ts";
 import { startCluster } from "./support/cluster_processes.ts";
 import { enroll } from "./support/enrolment.ts";
 import { JoinProcess } from "./support/join_process.ts";
+import { storedText } from "./support/nats_server.ts";
 
 const READY_MS = 20_000;
 
@@ -77,7 +78,7 @@ Deno.test({
 
         // What NATS keeps on disk (room logs, inboxes, records, the CA's journal) holds the
         // chat's metadata but none of its plaintext.
-        const stored = await natsFiles(cluster.nats.storeDir);
+        const stored = await storedText(cluster.nats.storeDir);
         assertStringIncludes(stored, '"user":"alice"'); // it was written to disk
         for (const text of ["hi bob, from A", "hello alice, from B", "psst, across servers"]) {
           assert(!stored.includes(text), `NATS stored the plaintext ${JSON.stringify(text)}`);
@@ -215,15 +216,4 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** Every file under `dir`, as text (bytes that are not UTF-8 become replacement characters). */
-async function natsFiles(dir: string): Promise<string> {
-  let all = "";
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) all += await natsFiles(path);
-    else if (entry.isFile) all += new TextDecoder().decode(await Deno.readFile(path));
-  }
-  return all;
 }

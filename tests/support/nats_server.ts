@@ -107,3 +107,17 @@ export class NatsServer {
     await Deno.remove(this.storeDir, { recursive: true }).catch(() => {});
   }
 }
+
+/**
+ * Every file under `dir` (a nats-server's store), as text: bytes that are not UTF-8 become
+ * replacement characters, so that a test can look for what was written to disk.
+ */
+export async function storedText(dir: string): Promise<string> {
+  let all = "";
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) all += await storedText(path);
+    else if (entry.isFile) all += new TextDecoder().decode(await Deno.readFile(path));
+  }
+  return all;
+}
