@@ -1,8 +1,9 @@
 /**
  * Offline delivery for a server of a cluster: the same rooms, logs and inboxes as the single
  * server (it inherits everything that only reads or writes the store), but every change of a
- * room (a message, a join, a leave, a session ending, a device added or removed) is decided in
- * one order for the whole cluster, by the room's stream.
+ * room (a message, a join, a leave, a session ending, a device added or removed, a moderator's
+ * action) is decided in one order for the whole cluster, by the room's stream. Joins and
+ * messages ask moderation (the server's `RoomGate`) as the single server does.
  *
  * A server that has members in a room follows its stream ({@linkcode Replica}) and applies
  * every record in order: it relays messages to its own members, and applies membership events
@@ -633,10 +634,10 @@ export class ClusterDelivery extends OfflineDelivery {
   /**
    * A moderation command in the room's turn for the whole cluster: `decide` (the policy) runs
    * once, and its live change is published as a `mod` event that every server following the
-   * room applies in stream order (`#applyModerated`). Those outside
-   * the room who are told too (the actor when not a member, an invitee, a removed user's
-   * sessions that were in no copy of the room) get the event from here, forwarded to their
-   * servers, once the record has been applied here.
+   * room applies in stream order (`#applyModerated`). Those outside the room who are told too
+   * (the actor when not a member, an invitee, a removed user's sessions that were in no copy of
+   * the room) get the event from here, forwarded to their servers, once the record has been
+   * applied here.
    */
   override async moderate<T>(
     actor: Session,
