@@ -276,6 +276,15 @@ export interface RoomLogStore {
    */
   append(room: string, entry: NewLogEntry): Promise<number>;
   /**
+   * Appends `entries` (1 to `MAX_APPEND_BATCH`) to the room's log in order, all or none, and
+   * returns their sequence numbers (consecutive). The server batches the messages of one turn of
+   * its event loop this way (group commit): when the promise resolves, every one is stored.
+   *
+   * @throws {UnknownRoomError}
+   * @throws {InvalidInputError} on an empty or oversized batch or a bad entry (nothing appended).
+   */
+  appendMany(room: string, entries: readonly NewLogEntry[]): Promise<number[]>;
+  /**
    * Entries with `seq > afterSeq`, in order, at most `limit` (lowered to
    * `MAX_READ_BATCH`), only those inside one of `device`'s intervals in `room`.
    */
