@@ -349,6 +349,7 @@ export class ChatServer implements RouterContext {
       maxOutboundBytes: this.limits.maxOutboundBytes,
       behindBytes: this.limits.behindBytes,
       caughtUpBytes: this.limits.caughtUpBytes,
+      writeTiming: "turn",
     });
     const addr = conn.remote;
     if (this.#stopping || this.#pending.size >= this.limits.maxPendingSetups) {
