@@ -44,12 +44,21 @@ export class MemoryCursors implements Cursors {
 export const MAX_HELD_LIVE = 1000;
 
 type LiveMessage = Extract<ServerMessage, { type: "msg" }>;
+type LiveKeys = Extract<ServerMessage, { type: "keys" }>;
 
 /** The catch-up of one connection. */
 export class CatchUp {
   /** Rooms whose log is being read: live messages held meanwhile. */
   readonly #reading = new Map<string, LiveMessage[]>();
   #inboxUpTo = 0;
+  /**
+   * Live key packages that came while the inbox was being read, held until it is done. Without
+   * this a sender that re-keys when this device comes back (its presence) hands over the new
+   * epoch before the inbox hands over the older ones it sent meanwhile, and those, with every
+   * stored message sealed under them, would look like replays (the engine accepts epochs of a
+   * session only in increasing order). Undefined when the inbox is not being read.
+   */
+  #heldKeys: LiveKeys[] | undefined;
   /** Rooms this connection has joined (and caught up on, or is catching up on). */
   readonly #joined = new Set<string>();
 
@@ -57,7 +66,28 @@ export class CatchUp {
 
   /** The first request of a connection: the inbox after what was already read. */
   async start(): Promise<ClientMessage> {
+    this.#heldKeys = [];
     return { type: "inbox", after: await this.cursors.inboxCursor() };
+  }
+
+  /**
+   * True when the live key package `message` is held until the inbox is read (see
+   * {@linkcode CatchUp.inboxRead}). Past {@linkcode MAX_HELD_LIVE} held, the rest are handled at
+   * once, as before there was an inbox.
+   */
+  holdKeys(message: LiveKeys): boolean {
+    const held = this.#heldKeys;
+    if (!held || held.length >= MAX_HELD_LIVE) return false;
+    held.push(message);
+    return true;
+  }
+
+  /** The live key packages held while the inbox was read, once its last batch was (else none). */
+  keysAfterInbox(message: Extract<ServerMessage, { type: "inbox" }>): LiveKeys[] {
+    if (!message.done) return [];
+    const held = this.#heldKeys ?? [];
+    this.#heldKeys = undefined;
+    return held;
   }
 
   /**

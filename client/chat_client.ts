@@ -547,11 +547,15 @@ export class ChatClient {
         this.#apply(connection, await engine.handle(message));
         await connection.catchUp.seen(message.room, message.seq);
         break;
+      case "keys":
+        // Live keys wait while the inbox is read: it holds older epochs of the same senders.
+        if (connection.catchUp.holdKeys(message)) break;
+        this.#apply(connection, await engine.handle(message));
+        break;
       case "presence":
       case "offline_device":
       case "announce":
       case "agreement":
-      case "keys":
       case "dm":
       case "bundles":
         this.#apply(connection, await engine.handle(message));
@@ -560,6 +564,9 @@ export class ChatClient {
         this.#apply(connection, await engine.handleStored(message));
         for (const frame of await connection.catchUp.inboxRead(message)) {
           connection.link.send(frame);
+        }
+        for (const keys of connection.catchUp.keysAfterInbox(message)) {
+          this.#apply(connection, await engine.handle(keys));
         }
         break;
       case "history": {
