@@ -1,11 +1,13 @@
 /**
  * Starting the three servers the fan-out compares, each in its own process: openchat, the bare
- * relay, and InspIRCd (see `inspircd.ts`).
+ * relay, and InspIRCd (see `inspircd.ts`); each on the server's CPU when the run pins
+ * (`placement.ts`).
  *
  * @module
  */
 
 import { BenchChild } from "./child.ts";
+import { currentPlacement, v8Flags } from "./placement.ts";
 import type { BenchPki } from "./pki.ts";
 
 /** A server under test. */
@@ -30,7 +32,8 @@ export async function startOpenchat(
     options.store === false ? "openchat server (no store)" : "openchat server",
     "procs/openchat_server.ts",
     [pki.dataDir, ...(options.store === false ? ["--no-store"] : [])],
-    options.exposeGc ? ["--v8-flags=--expose-gc"] : [],
+    options.exposeGc ? ["--v8-flags=--expose-gc"] : v8Flags("BENCH_SERVER_V8"),
+    currentPlacement()?.server,
   );
   const ready = await child.next(60_000);
   return {
@@ -55,6 +58,8 @@ export async function startBare(pki: BenchPki, denoTls = false): Promise<Running
       pki.serverKeyFile,
       ...(denoTls ? ["--deno-tls"] : []),
     ],
+    v8Flags("BENCH_SERVER_V8"),
+    currentPlacement()?.server,
   );
   const ready = await child.next(60_000);
   return {
