@@ -31,7 +31,7 @@ import {
 import { report } from "./lib/report.ts";
 import { targets } from "./lib/targets.ts";
 import { loadAverage } from "./lib/cpu.ts";
-import { placement } from "./lib/placement.ts";
+import { openchatTree, placement } from "./lib/placement.ts";
 import { round } from "./lib/stats.ts";
 
 const SECTIONS = ["fanout", "connections", "crypto", "catchup", "e2e"] as const;
@@ -172,6 +172,7 @@ if (import.meta.main) {
     quick: args.quick,
     date: new Date().toISOString(),
     placement: where.note,
+    openchat: openchatTree() ?? "this checkout",
     loadAverageAtStart: await loadAverage(),
   };
   log(`${where.note}; load average ${meta.loadAverageAtStart}`);

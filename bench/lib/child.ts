@@ -33,7 +33,8 @@ export class BenchChild {
   }
 
   /**
-   * Starts `deno run --allow-all DENO_ARGS SCRIPT ARGS` (the script relative to bench/), on the
+   * Starts `deno run --allow-all DENO_ARGS SCRIPT ARGS` (the script relative to bench/, or an
+   * absolute path), on the
    * CPUs `cpus` (a `taskset -c` list) when given, with as many open files as the system allows
    * (see `placement.ts`; the pid is Deno's).
    */
@@ -49,7 +50,7 @@ export class BenchChild {
       "--allow-all",
       "--quiet",
       ...denoArgs,
-      new URL(`../${script}`, import.meta.url).pathname,
+      script.startsWith("/") ? script : new URL(`../${script}`, import.meta.url).pathname,
       ...args,
     ]);
     const child = new Deno.Command(command, {

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { fromBase64Url } from "../../crypto/bytes.ts";
 import { encodePem } from "../../crypto/pem.ts";
 import { formatIdentityFile } from "../../protocol/identity_file.ts";
-import { spawnOpenchat } from "../../tests/support/cli.ts";
+import { MAIN } from "../../tests/support/cli.ts";
+import { openchatTree } from "./placement.ts";
 import type { UsersFile } from "./pki.ts";
 
 /** One running client. */
@@ -52,18 +53,25 @@ export function spawnMember(
   files: { identityFile: string; configDir: string },
   room: string,
 ): Member {
-  const child = spawnOpenchat([
-    "join",
-    `127.0.0.1:${port}`,
-    "--identity",
-    files.identityFile,
-    "--json",
-    "--config-dir",
-    files.configDir,
-    "--room",
-    room,
-    "--no-reconnect",
-  ], { stdin: "piped" });
+  const main = openchatTree() ? `${openchatTree()}/main.ts` : MAIN;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", main, ...[
+      "join",
+      `127.0.0.1:${port}`,
+      "--identity",
+      files.identityFile,
+      "--json",
+      "--config-dir",
+      files.configDir,
+      "--room",
+      room,
+      "--no-reconnect",
+    ]],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
   const member: Member = { index, child, stdin: child.stdin.getWriter(), stderr: "", errors: [] };
   void (async () => {
     let buffer = "";

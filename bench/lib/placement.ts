@@ -93,3 +93,13 @@ export function v8Flags(name: string): string[] {
   const flags = Deno.env.get(name);
   return flags ? [`--v8-flags=${flags}`] : [];
 }
+
+/**
+ * Another checkout of openchat whose server and client the benchmark runs instead of this one's
+ * (`BENCH_OPENCHAT_TREE=DIR`, e.g. from `git archive BASE | tar -x -C DIR`), with this harness,
+ * its load generators and placement: before/after figures measured the same way. Undefined for
+ * this checkout.
+ */
+export function openchatTree(): string | undefined {
+  return Deno.env.get("BENCH_OPENCHAT_TREE") || undefined;
+}

@@ -27,6 +27,7 @@ export interface BenchResults {
     commit: string;
     quick: boolean;
     placement: string;
+    openchat: string;
     loadAverageAtStart: number;
     loadAverageAtEnd?: number;
   };
@@ -294,7 +295,9 @@ export function report(results: BenchResults): string {
   const out: string[] = [
     `openchat bench ${
       meta.quick ? "(quick) " : ""
-    }- Deno ${meta.deno}, ${meta.cpus} CPUs (${meta.cpuModel}), commit ${meta.commit}`,
+    }- Deno ${meta.deno}, ${meta.cpus} CPUs (${meta.cpuModel}), commit ${meta.commit}${
+      meta.openchat === "this checkout" ? "" : `; openchat server and clients from ${meta.openchat}`
+    }`,
     `${meta.placement}; load average ${meta.loadAverageAtStart} at start${
       meta.loadAverageAtEnd === undefined ? "" : `, ${meta.loadAverageAtEnd} at end`
     } ("other" columns: CPU taken by other work on the machine during a window, in cores)`,

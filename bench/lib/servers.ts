@@ -7,7 +7,7 @@
  */
 
 import { BenchChild } from "./child.ts";
-import { currentPlacement, v8Flags } from "./placement.ts";
+import { currentPlacement, openchatTree, v8Flags } from "./placement.ts";
 import type { BenchPki } from "./pki.ts";
 
 /** A server under test. */
@@ -30,7 +30,9 @@ export async function startOpenchat(
 ): Promise<RunningServer> {
   const child = BenchChild.start(
     options.store === false ? "openchat server (no store)" : "openchat server",
-    "procs/openchat_server.ts",
+    openchatTree()
+      ? `${openchatTree()}/bench/procs/openchat_server.ts`
+      : "procs/openchat_server.ts",
     [pki.dataDir, ...(options.store === false ? ["--no-store"] : [])],
     options.exposeGc ? ["--v8-flags=--expose-gc"] : v8Flags("BENCH_SERVER_V8"),
     currentPlacement()?.server,
