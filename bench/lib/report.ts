@@ -178,7 +178,13 @@ function connectionsReport(c: ConnectionsResult, out: string[]): void {
     ]);
   }
   out.push(table(rows));
-  out.push(`memory per idle session over the curve: ${fmt(c.kibPerSession, 1)} KiB`);
+  out.push(
+    `memory per idle session over the curve: ${
+      fmt(c.kibPerSession, 1)
+    } KiB; of which the transport alone (the bare relay on the same TLS listener, ${
+      fmt(c.floor.connections)
+    } idle connections): ${fmt(c.floor.kibPerConnection, 1)} KiB`,
+  );
   for (const note of c.notes) out.push(`  note: ${note}`);
   const b = c.burst;
   out.push(

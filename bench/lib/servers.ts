@@ -17,6 +17,8 @@ export interface RunningServer {
   readonly pid: number;
   /** Asks the server process for a full garbage collection (openchat with `exposeGc` only). */
   gc?: () => Promise<void>;
+  /** The server's counts and `Deno.memoryUsage()` (openchat only). */
+  stats?: () => Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startOpenchat(
     port: ready.port as number,
     pid: child.pid,
     gc: options.exposeGc ? async () => void await child.call({ cmd: "gc" }) : undefined,
+    stats: () => child.call({ cmd: "stats" }),
     stop: () => child.stop(),
   };
 }

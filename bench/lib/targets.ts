@@ -120,7 +120,9 @@ export function targets(sections: {
       goal: "<= 32 KiB",
       value: `${connections.kibPerSession} KiB (RSS slope ${
         connections.curve[0]?.sessions.toLocaleString("en-US")
-      } -> ${connections.curve.at(-1)?.sessions.toLocaleString("en-US")})`,
+      } -> ${
+        connections.curve.at(-1)?.sessions.toLocaleString("en-US")
+      }; the bare relay's transport alone: ${connections.floor.kibPerConnection} KiB)`,
       met: connections.kibPerSession <= 32,
     });
     const burst = connections.burst;

@@ -8,6 +8,8 @@
  *   set-ups went (and the server's CPU per set-up in it). Memory per idle session is the RSS
  *   slope between steps, so the runtime's fixed cost drops out. A step the descriptor limit
  *   cannot hold is lowered to fit, and the report says so.
+ * - **Transport floor.** The bare relay (same TLS listener and framed connection, nothing else)
+ *   with `floorConnections` idle connections: the transport's share of a session's memory.
  * - **Set-up burst.** A fresh server (no certificate seen before, as after a restart) and a
  *   burst of `burst` set-ups from load generators pinned away from the server's CPU: the server's
  *   CPU per set-up and set-ups per second, with each side's CPU utilisation.
@@ -20,7 +22,7 @@ import { CpuWindow } from "../lib/cpu.ts";
 import { LoadGroup } from "../lib/loadgens.ts";
 import type { BenchPki } from "../lib/pki.ts";
 import { openFileLimits, openFiles } from "../lib/placement.ts";
-import { startOpenchat } from "../lib/servers.ts";
+import { startBare, startOpenchat } from "../lib/servers.ts";
 import { round } from "../lib/stats.ts";
 
 /** What the connections section is asked to do. */
@@ -35,6 +37,14 @@ export interface ConnectionsConfig {
   settleMs: number;
   /** Most sessions one load generator process holds. */
   sessionsPerLoadProcess: number;
+  /** Idle connections to the bare relay for the transport's own share. */
+  floorConnections: number;
+}
+
+/** The bare relay's memory per idle connection (TLS listener and framed connection only). */
+export interface TransportFloor {
+  connections: number;
+  kibPerConnection: number;
 }
 
 /** One point of the scale curve. */
@@ -81,15 +91,18 @@ export interface ConnectionsResult {
   curve: ScalePoint[];
   /** RSS slope over the whole curve (first to last point): memory per idle session. */
   kibPerSession: number;
+  floor: TransportFloor;
   burst: SetupBurst;
   notes: string[];
 }
 
 /**
  * RSS once it has settled. V8 shrinks its heap by itself (its memory reducer) some seconds after
- * allocation stops; reading RSS before that counts the set-ups' garbage as memory the idle
- * sessions hold. So: wait `settleMs`, then until three readings a second apart agree within
- * 0.5% (at most 20 s more). A forced `gc()` does not do this: it collects but keeps the pages.
+ * allocation stops: here about 12 s after a burst of set-ups, RSS fell by a quarter at once,
+ * after holding steady for 10 s. Reading RSS before that counts the set-ups' garbage as memory
+ * the idle sessions hold. So: wait `settleMs` (15 s or more), then until three readings a second
+ * apart agree within 1% (at most 20 s more). A forced `gc()` does not do this: it collects but
+ * keeps the pages.
  */
 async function settledRss(pid: number, settleMs: number): Promise<number> {
   await sleep(settleMs);
@@ -98,7 +111,7 @@ async function settledRss(pid: number, settleMs: number): Promise<number> {
     await sleep(1000);
     readings.push(await rssKiB(pid));
     const last = readings.slice(-3);
-    if (last.length === 3 && Math.max(...last) - Math.min(...last) <= last[0]! * 0.005) break;
+    if (last.length === 3 && Math.max(...last) - Math.min(...last) <= last[0]! * 0.01) break;
   }
   return readings.at(-1)!;
 }
@@ -195,6 +208,7 @@ export async function runConnections(
     ? (first.rssKiB - emptyRss) / first.sessions
     : NaN;
 
+  const floor = await transportFloor(pki, config, log);
   const burst = await setupBurst(pki, config, log);
   return {
     config,
@@ -203,9 +217,37 @@ export async function runConnections(
     emptyFds,
     curve,
     kibPerSession: round(kibPerSession),
+    floor,
     burst,
     notes,
   };
+}
+
+/**
+ * What an idle connection costs the bare relay (the same TLS listener and framed connection as
+ * the server, nothing else): the transport's share of an idle session's memory.
+ */
+async function transportFloor(
+  pki: BenchPki,
+  config: ConnectionsConfig,
+  log: (line: string) => void,
+): Promise<TransportFloor> {
+  const connections = config.floorConnections;
+  const server = await startBare(pki);
+  const group = LoadGroup.start(2);
+  try {
+    const empty = await settledRss(server.pid, config.settleMs);
+    log(`connections: the bare relay with ${connections} idle connections ...`);
+    await group.setup(server, pki.usersFile, 0, connections, { concurrency: 64 });
+    const rss = await settledRss(server.pid, config.settleMs);
+    const floor = { connections, kibPerConnection: round((rss - empty) / connections) };
+    log(`  ${floor.kibPerConnection} KiB per idle connection`);
+    return floor;
+  } finally {
+    await group.all({ cmd: "close" }).catch(() => {});
+    await group.stop();
+    await server.stop();
+  }
 }
 
 /** A burst of set-ups on a fresh server (no certificate seen before, as after a restart). */
