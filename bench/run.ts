@@ -101,7 +101,7 @@ function parameters(quick: boolean) {
         floorConnections: 1000,
       },
       crypto: { seconds: 0.4, rotations: 5 },
-      catchup: { messages: 300, window: 32 },
+      catchup: { messages: 400, senders: 2, window: 32 },
       e2e: { roomSizes: [3], warmupMs: 500, measureMs: 1500, window: 8 },
     }
     : {
@@ -123,7 +123,7 @@ function parameters(quick: boolean) {
         floorConnections: 5000,
       },
       crypto: { seconds: 2, rotations: 20 },
-      catchup: { messages: 10_000, window: 64 },
+      catchup: { messages: 10_000, senders: 4, window: 32 },
       e2e: { roomSizes: [3, 10], warmupMs: 1000, measureMs: 4000, window: 8 },
     };
 }
@@ -184,6 +184,7 @@ if (import.meta.main) {
       : 0,
     args.only.includes("fanout") ? Math.max(...params.fanout.sizes) : 0,
     args.only.includes("e2e") ? Math.max(...params.e2e.roomSizes) : 0,
+    args.only.includes("catchup") ? params.catchup.senders + 1 : 0,
     2,
   );
   log(`preparing a CA and ${users} user certificates ...`);

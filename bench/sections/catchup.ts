@@ -1,8 +1,10 @@
 /**
  * Catching up (issue 12's offline delivery, on the client): bob is a member of a room but
- * offline while alice sends `messages` messages into it; then bob's client starts and shows
- * them all. Both are real `openchat join --json` processes against a server with its store, so
- * bob's client does everything a person's would: set-up, its inbox first (alice's chain keys,
+ * offline while `senders` other members send `messages` messages into it between them; then
+ * bob's client starts and shows them all. (Several senders, as in a room: a single one starts a
+ * new chain every 100 messages and a client keeps the newest 64 epochs of each sender, so one
+ * sender's messages past 6,400 could not all be read.) All are real `openchat join --json`
+ * processes against a server with its store, so bob's client does everything a person's would: set-up, its inbox first (the senders' chain keys,
  * wrapped to bob's pre-keys: a new chain every 100 messages), then the room's log, each message
  * verified, decrypted, kept in its local history and printed.
  *
@@ -19,22 +21,24 @@ import { startOpenchat } from "../lib/servers.ts";
 import { round } from "../lib/stats.ts";
 
 const encoder = new TextEncoder();
-/** Length of each line alice types. */
+/** Length of each line a sender types. */
 export const LINE_CHARS = 100;
 const ROOM = "catchup";
 
 /** What the catch-up section is asked to do. */
 export interface CatchupConfig {
-  /** Messages stored while bob is away. */
+  /** Messages stored while bob is away, from all senders together. */
   messages: number;
-  /** Lines alice has typed and not seen delivered, at most. */
+  /** Members who send them (each an `openchat join` process). */
+  senders: number;
+  /** Lines each sender has typed and not seen delivered, at most. */
   window: number;
 }
 
 /** The catch-up section's result. */
 export interface CatchupResult {
   config: CatchupConfig;
-  /** How long alice took to send them (each delivered = stored by the server). */
+  /** How long the senders took to send them (each delivered = stored by the server). */
   sendSeconds: number;
   /** Messages bob showed, marked as history, verified. */
   shown: number;
@@ -66,25 +70,33 @@ export async function runCatchup(
     return member;
   };
   try {
-    const aliceFiles = await memberFiles(dir, file, 0);
-    const bobFiles = await memberFiles(dir, file, 1);
-    // Both become members (bob's device publishes its pre-keys), then bob goes away.
-    log("catch-up: alice and bob join, bob leaves ...");
-    const alice = start(0, aliceFiles);
-    await nextEvent(alice, (e) => e.type === "ready", 60_000, "ready");
-    let bob = start(1, bobFiles);
+    // Bob is user 0; the senders are users 1..senders.
+    const bobFiles = await memberFiles(dir, file, 0);
+    const senders: Member[] = [];
+    log(`catch-up: bob and ${config.senders} members join, bob leaves ...`);
+    for (let i = 1; i <= config.senders; i++) {
+      senders.push(start(i, await memberFiles(dir, file, i)));
+    }
+    await Promise.all(senders.map((m) => nextEvent(m, (e) => e.type === "ready", 60_000, "ready")));
+    let bob = start(0, bobFiles);
     await nextEvent(bob, (e) => e.type === "ready", 60_000, "ready");
     await stopMember(bob);
     running.splice(running.indexOf(bob), 1);
-    // Alice learns that bob's device is offline before she types.
+    // The senders learn that bob's device is offline before they type.
     await sleep(500);
 
-    log(`catch-up: alice sends ${config.messages} messages while bob is offline ...`);
-    const sendSeconds = await send(alice, config);
+    log(`catch-up: ${config.messages} messages while bob is offline ...`);
+    const t = performance.now();
+    await Promise.all(senders.map((sender, i) => {
+      const share = Math.floor(config.messages / config.senders) +
+        (i < config.messages % config.senders ? 1 : 0);
+      return send(sender, share, config.window);
+    }));
+    const sendSeconds = (performance.now() - t) / 1000;
 
     log("catch-up: bob comes back ...");
     const t0 = performance.now();
-    bob = start(1, bobFiles);
+    bob = start(0, bobFiles);
     let connectedAt = NaN;
     let shown = 0;
     let verified = 0;
@@ -117,7 +129,7 @@ export async function runCatchup(
       totalSeconds: round((end - t0) / 1000),
       clientCpuSeconds: round(clientCpuSeconds),
       perCpuSecond: round(shown / clientCpuSeconds),
-      errors: [...new Set([...alice.errors, ...bob.errors])].slice(0, 3),
+      errors: [...new Set([...senders.flatMap((m) => m.errors), ...bob.errors])].slice(0, 3),
     };
   } finally {
     await Promise.all(running.map(stopMember));
@@ -126,29 +138,29 @@ export async function runCatchup(
   }
 }
 
-/** Alice types `config.messages` lines, at most `config.window` not yet delivered. */
-async function send(alice: Member, config: CatchupConfig): Promise<number> {
+/** `sender` types `count` lines, at most `window` not yet delivered. */
+async function send(sender: Member, count: number, window: number): Promise<void> {
   const t0 = performance.now();
   let typed = 0;
   let delivered = 0;
   let undelivered = "";
   let wake: (() => void) | undefined;
-  alice.onEvent = (event) => {
+  sender.onEvent = (event) => {
     if (event.type === "delivered") delivered += 1;
     else if (event.type === "undelivered") undelivered ||= String(event.reason);
     else return;
     wake?.();
   };
   const deadline = t0 + 300_000;
-  while (delivered < config.messages) {
-    if (undelivered) throw new Error(`alice's message was not delivered: ${undelivered}`);
-    while (typed < config.messages && typed - delivered < config.window) {
-      const text = `catchup-${typed}-`.padEnd(LINE_CHARS, "x");
+  while (delivered < count) {
+    if (undelivered) throw new Error(`a message was not delivered: ${undelivered}`);
+    while (typed < count && typed - delivered < window) {
+      const text = `catchup-${sender.index}-${typed}-`.padEnd(LINE_CHARS, "x");
       typed += 1;
-      void alice.stdin.write(encoder.encode(text + "\n"));
+      void sender.stdin.write(encoder.encode(text + "\n"));
     }
     if (performance.now() > deadline) {
-      throw new Error(`alice: ${delivered} of ${config.messages} delivered in 300 s`);
+      throw new Error(`client ${sender.index}: ${delivered} of ${count} delivered in 300 s`);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
@@ -157,8 +169,7 @@ async function send(alice: Member, config: CatchupConfig): Promise<number> {
     });
     clearTimeout(timer);
   }
-  alice.onEvent = undefined;
-  return (performance.now() - t0) / 1000;
+  sender.onEvent = undefined;
 }
 
 function sleep(ms: number): Promise<void> {
