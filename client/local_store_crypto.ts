@@ -26,17 +26,11 @@
  * open. JSON values are padded with spaces to a multiple of {@linkcode PAD_BLOCK} bytes first,
  * so a ciphertext's length says little about the text's.
  *
- * Sealing, opening and the blind indexes run on every message shown, so they go through the
- * runtime's synchronous `node:crypto` (`crypto/aes_gcm.ts`, `crypto/hmac.ts`), the same
- * primitives in the same layout as WebCrypto's, without a thread-pool hop per call.
- *
  * @module
  */
 
-import { aesGcmOpen, aesGcmSeal } from "../crypto/aes_gcm.ts";
 import { fromUtf8, randomBytes, toBase64Url, utf8 } from "../crypto/bytes.ts";
-import { hmacSha256Now, type SecretKey, secretKey } from "../crypto/hmac.ts";
-import { hkdfSha256 } from "../crypto/kdf.ts";
+import { hkdfSha256, hmacSha256, importHmacKey } from "../crypto/kdf.ts";
 
 /** Bytes of the random per-database HKDF salt. */
 export const SALT_BYTES = 32;
@@ -76,10 +70,10 @@ function additionalData(kind: string, row: string): Uint8Array<ArrayBuffer> {
 
 /** The two keys of one history database. */
 export class HistoryKeys {
-  readonly #content: SecretKey;
-  readonly #index: SecretKey;
+  readonly #content: CryptoKey;
+  readonly #index: CryptoKey;
 
-  private constructor(content: SecretKey, index: SecretKey) {
+  private constructor(content: CryptoKey, index: CryptoKey) {
     this.#content = content;
     this.#index = index;
   }
@@ -89,7 +83,14 @@ export class HistoryKeys {
     const contentBytes = await hkdfSha256(privateKeyDer, salt, utf8(CONTENT_KEY_INFO), 32);
     const indexBytes = await hkdfSha256(privateKeyDer, salt, utf8(INDEX_KEY_INFO), 32);
     try {
-      return new HistoryKeys(secretKey(contentBytes), secretKey(indexBytes));
+      const content = await crypto.subtle.importKey(
+        "raw",
+        contentBytes,
+        { name: "AES-GCM", length: 256 },
+        false,
+        ["encrypt", "decrypt"],
+      );
+      return new HistoryKeys(content, await importHmacKey(indexBytes));
     } finally {
       contentBytes.fill(0);
       indexBytes.fill(0);
@@ -102,13 +103,19 @@ export class HistoryKeys {
   }
 
   /** Seals `plain` as a value of `kind` belonging to `row`. */
-  seal(plain: Uint8Array, kind: string, row: string): Promise<Uint8Array<ArrayBuffer>> {
+  async seal(plain: Uint8Array, kind: string, row: string): Promise<Uint8Array<ArrayBuffer>> {
     const nonce = randomBytes(NONCE_BYTES);
-    const sealed = aesGcmSeal(this.#content, nonce, plain, additionalData(kind, row));
+    const sealed = new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv: nonce, additionalData: additionalData(kind, row) },
+        this.#content,
+        plain as Uint8Array<ArrayBuffer>,
+      ),
+    );
     const out = new Uint8Array(NONCE_BYTES + sealed.length);
     out.set(nonce);
     out.set(sealed, NONCE_BYTES);
-    return Promise.resolve(out);
+    return out;
   }
 
   /**
@@ -116,21 +123,24 @@ export class HistoryKeys {
    *
    * @throws {SealError} when it does not open (another key, or a changed or moved value).
    */
-  open(sealed: Uint8Array, kind: string, row: string): Promise<Uint8Array<ArrayBuffer>> {
+  async open(sealed: Uint8Array, kind: string, row: string): Promise<Uint8Array<ArrayBuffer>> {
     if (sealed.length < NONCE_BYTES + TAG_BYTES) {
-      return Promise.reject(new SealError(`a ${kind} value is too short to be sealed`));
+      throw new SealError(`a ${kind} value is too short to be sealed`);
     }
     try {
-      return Promise.resolve(
-        aesGcmOpen(
+      return new Uint8Array(
+        await crypto.subtle.decrypt(
+          {
+            name: "AES-GCM",
+            iv: sealed.subarray(0, NONCE_BYTES) as Uint8Array<ArrayBuffer>,
+            additionalData: additionalData(kind, row),
+          },
           this.#content,
-          sealed.subarray(0, NONCE_BYTES),
-          sealed.subarray(NONCE_BYTES),
-          additionalData(kind, row),
+          sealed.subarray(NONCE_BYTES) as Uint8Array<ArrayBuffer>,
         ),
       );
     } catch {
-      return Promise.reject(new SealError(`a ${kind} value does not open with this key`));
+      throw new SealError(`a ${kind} value does not open with this key`);
     }
   }
 
@@ -153,7 +163,7 @@ export class HistoryKeys {
   }
 
   /** The blind index of `label`: HMAC-SHA256 under the index key, base64url without padding. */
-  blind(label: string): Promise<string> {
-    return Promise.resolve(toBase64Url(hmacSha256Now(this.#index, utf8(label)), false));
+  async blind(label: string): Promise<string> {
+    return toBase64Url(await hmacSha256(this.#index, utf8(label)), false);
   }
 }

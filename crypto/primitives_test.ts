@@ -1,6 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../tests/support/assert.ts";
 import { aesCbcDecrypt, aesCbcEncrypt } from "./aes_cbc.ts";
-import { aesGcmOpen, aesGcmSeal } from "./aes_gcm.ts";
 import { signEd25519, verifyEd25519 } from "./ed25519.ts";
 import { hmacSha256Now, macsEqual, secretKey } from "./hmac.ts";
 import { generateSessionSigningKeyPair } from "./keys.ts";
@@ -116,34 +115,4 @@ Deno.test("Ed25519 signatures interoperate with WebCrypto both ways; keys of oth
     ["sign", "verify"],
   ) as CryptoKeyPair;
   assertThrows(() => signEd25519(p256.privateKey, data), TypeError, "ECDSA");
-});
-
-Deno.test("aesGcmSeal() is WebCrypto's AES-GCM (ciphertext || tag) both ways; aesGcmOpen() refuses any change", async () => {
-  const raw = crypto.getRandomValues(new Uint8Array(32));
-  const key = secretKey(raw);
-  const imported = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
-    "encrypt",
-    "decrypt",
-  ]);
-  const nonce = crypto.getRandomValues(new Uint8Array(12));
-  const aad = ascii("openchat-history/v1\0message\0row");
-  for (const length of [0, 1, 16, 33, 500]) {
-    const plain = crypto.getRandomValues(new Uint8Array(length));
-    const ours = aesGcmSeal(key, nonce, plain, aad);
-    const theirs = new Uint8Array(
-      await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv: nonce, additionalData: aad },
-        imported,
-        plain,
-      ),
-    );
-    assertEquals(ours, theirs);
-    assertEquals(aesGcmOpen(key, nonce, theirs, aad), plain);
-  }
-  const sealed = aesGcmSeal(key, nonce, ascii("hello"), aad);
-  const flipped = sealed.slice();
-  flipped[0]! ^= 1;
-  assertThrows(() => aesGcmOpen(key, nonce, flipped, aad));
-  assertThrows(() => aesGcmOpen(key, nonce, sealed, ascii("other row")));
-  assertThrows(() => aesGcmOpen(key, nonce, sealed.subarray(0, 10), aad), RangeError);
 });
