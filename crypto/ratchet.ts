@@ -10,7 +10,7 @@
  * @module
  */
 
-import { hmacSha256Now } from "./hmac.ts";
+import { hmacSha256, importHmacKey } from "./kdf.ts";
 
 /** Size of chain keys and message keys. */
 export const CHAIN_KEY_BYTES = 32;
@@ -34,25 +34,14 @@ export interface ChainStep {
  * ```
  * @throws {RangeError} when `chainKey` is not {@linkcode CHAIN_KEY_BYTES} long.
  */
-export function stepChain(chainKey: Uint8Array): Promise<ChainStep> {
-  try {
-    return Promise.resolve(stepChainNow(chainKey));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/**
- * {@linkcode stepChain}, done at once (two HMACs on the calling thread, `hmac.ts`).
- *
- * @throws {RangeError} when `chainKey` is not {@linkcode CHAIN_KEY_BYTES} long.
- */
-export function stepChainNow(chainKey: Uint8Array): ChainStep {
+export async function stepChain(chainKey: Uint8Array): Promise<ChainStep> {
   if (chainKey.length !== CHAIN_KEY_BYTES) {
     throw new RangeError(`Chain key must be ${CHAIN_KEY_BYTES} bytes, received ${chainKey.length}`);
   }
-  return {
-    messageKey: hmacSha256Now(chainKey, MESSAGE_KEY_INPUT),
-    nextChainKey: hmacSha256Now(chainKey, CHAIN_KEY_INPUT),
-  };
+  const key = await importHmacKey(chainKey);
+  const [messageKey, nextChainKey] = await Promise.all([
+    hmacSha256(key, MESSAGE_KEY_INPUT),
+    hmacSha256(key, CHAIN_KEY_INPUT),
+  ]);
+  return { messageKey, nextChainKey };
 }

@@ -2,17 +2,15 @@
  * Signatures with domain separation. Every signature covers `label || 0x00 || data`, so a
  * signature made for one purpose (say, a server hello) can never be replayed as another (a
  * client proof or a chat message). Identity keys are ECDSA P-256 with SHA-256 (64-byte r||s
- * signatures), through WebCrypto; session keys are Ed25519, signed and verified on every message,
- * through the runtime's synchronous `node:crypto` (`ed25519.ts`: a third of the CPU).
+ * signatures); session keys are Ed25519.
  *
  * @module
  */
 
 import { concatBytes, utf8 } from "./bytes.ts";
-import { signEd25519, verifyEd25519 } from "./ed25519.ts";
 
 /** The signature algorithms openchat accepts, decided by the key and never by the input. */
-function signatureParams(key: CryptoKey): Algorithm | EcdsaParams {
+function signatureParams(key: CryptoKey): AlgorithmIdentifier | EcdsaParams {
   const algorithm = key.algorithm as Partial<EcKeyAlgorithm>;
   if (algorithm.name === "ECDSA" && algorithm.namedCurve === "P-256") {
     return { name: "ECDSA", hash: "SHA-256" };
@@ -55,9 +53,11 @@ export async function signLabelled(
   label: string,
   data: Uint8Array,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const params = signatureParams(privateKey);
-  if (params.name === "Ed25519") return signEd25519(privateKey, labelled(label, data));
-  const signature = await crypto.subtle.sign(params, privateKey, labelled(label, data));
+  const signature = await crypto.subtle.sign(
+    signatureParams(privateKey),
+    privateKey,
+    labelled(label, data),
+  );
   return new Uint8Array(signature);
 }
 
@@ -72,7 +72,6 @@ export async function verifyLabelled(
   signature: Uint8Array,
 ): Promise<boolean> {
   const params = signatureParams(publicKey);
-  if (params.name === "Ed25519") return verifyEd25519(publicKey, labelled(label, data), signature);
   try {
     return await crypto.subtle.verify(
       params,
