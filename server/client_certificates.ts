@@ -10,7 +10,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import {
   CertificateError,
   certificateFingerprint,
@@ -18,6 +17,7 @@ import {
   verifyCertificate,
   type X509Certificate,
 } from "../crypto/x509.ts";
+import { toBase64Url } from "../crypto/bytes.ts";
 import { deviceOf } from "../protocol/devices.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { userNameProblem } from "../protocol/names.ts";
@@ -91,7 +91,9 @@ export class ClientCertificates {
    * @throws {ProtocolError} `bad_name` (see {@linkcode clientCertificateOf}).
    */
   async verify(der: Uint8Array, now: Date): Promise<ClientCertificate> {
-    const key = createHash("sha256").update(der).digest("base64");
+    // A digest of the whole certificate names it: two certificates never share an entry.
+    const digest = await crypto.subtle.digest("SHA-256", der as Uint8Array<ArrayBuffer>);
+    const key = toBase64Url(new Uint8Array(digest), false);
     const known = this.#entries.get(key);
     if (known) {
       this.#entries.delete(key); // re-insert: most recently used last
