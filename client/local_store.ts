@@ -48,6 +48,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { setImmediate } from "node:timers";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { decodeSinglePem } from "../crypto/pem.ts";
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from "../util/files.ts";
@@ -206,10 +207,23 @@ export class LocalStore {
   readonly #convNames = new Map<string, Conversation>();
   /** Unread messages per `conv` column, kept as they change (counting on each ask is slow). */
   readonly #unread = new Map<string, number>();
+  /**
+   * Messages per `conv` column as this store counted them (counting at every insertion made a
+   * catch-up of N messages cost N^2/2 index steps); past the bound, the trim counts for real.
+   */
+  readonly #stored = new Map<string, number>();
   /** Cursor values as set (the disk write may still be queued). */
   readonly #cursors = new Map<string, number>();
   readonly #listeners = new Set<(message: StoredMessage) => void>();
   #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * The commit of the writes of this turn of the event loop (group commit): one transaction
+   * takes every write queued in a turn, so a catch-up of thousands of messages costs a commit
+   * per turn, not one per message. A write's promise resolves once its commit is done.
+   */
+  #commit:
+    | { done: Promise<void>; resolve: () => void; reject: (error: unknown) => void }
+    | undefined;
   #open = true;
 
   /** The database file. */
@@ -297,6 +311,7 @@ export class LocalStore {
       await store.#loadConversations();
       store.#loadCursors();
       store.#countUnread();
+      store.#countStored();
       return store;
     } catch (error) {
       db?.close();
@@ -332,15 +347,16 @@ export class LocalStore {
     }
     const base = key !== undefined ? `key\0${key}` : `content\0${contentKey(event)}`;
     const first = await this.#keys.blind(`message\0${conv}\0${base}`);
-    const withSeq = seq !== undefined && key === undefined
-      ? await this.#keys.blind(`message\0${conv}\0${base}\0${seq}`)
-      : undefined;
     const found = this.#get<{ id: number; seq: number | null }>(
       "SELECT id, seq FROM messages WHERE dedupe = ?",
       first,
     );
     let dedupe = first;
     if (found) {
+      // Only needed for a message that looks like one already stored (blinding costs an HMAC).
+      const withSeq = seq !== undefined && key === undefined
+        ? await this.#keys.blind(`message\0${conv}\0${base}\0${seq}`)
+        : undefined;
       if (withSeq === undefined || found.seq === null || found.seq === seq) {
         if (found.seq === null && seq !== undefined) {
           this.#run("UPDATE messages SET seq = ? WHERE id = ?", seq, found.id);
@@ -370,7 +386,8 @@ export class LocalStore {
       if (changes === 0) return undefined;
       const id = this.#get<{ id: number }>("SELECT last_insert_rowid() AS id")!.id;
       this.#unread.set(conv, (this.#unread.get(conv) ?? 0) + 1);
-      this.#trim(conv);
+      this.#stored.set(conv, (this.#stored.get(conv) ?? 0) + 1);
+      if (this.#stored.get(conv)! > this.#max) this.#trim(conv);
       if (event.from === this.user) {
         this.#run(
           "UPDATE conversations SET read_upto = MAX(read_upto, ?) WHERE conv = ?",
@@ -399,8 +416,10 @@ export class LocalStore {
       "SELECT COUNT(*) AS n FROM messages WHERE conv = ?",
       conv,
     )!;
+    this.#stored.set(conv, n);
     const excess = n - this.#max;
     if (excess <= 0) return;
+    this.#stored.set(conv, this.#max);
     const last = this.#get<{ id: number; seq: number | null }>(
       "SELECT MAX(id) AS id, MAX(seq) AS seq FROM (SELECT id, seq FROM messages WHERE conv = ? ORDER BY id LIMIT ?)",
       conv,
@@ -653,9 +672,11 @@ export class LocalStore {
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  /** Resolves once every write queued so far is done. */
+  /** Resolves once every write queued so far is done (and committed). */
   async flush(): Promise<void> {
     await this.#tail.catch(() => {});
+    this.#commitNow();
+    await this.#committed().catch(() => {});
   }
 
   /** Finishes queued writes and closes the database; later calls fail. */
@@ -682,7 +703,33 @@ export class LocalStore {
       return task();
     });
     this.#tail = run;
-    return run;
+    // The next task does not wait for the commit; the caller does.
+    return run.then(async (result) => {
+      await this.#committed();
+      return result;
+    });
+  }
+
+  /** Resolves once what was written so far is committed. */
+  #committed(): Promise<void> {
+    return this.#commit?.done ?? Promise.resolve();
+  }
+
+  /** Commits the open transaction, if any, now. */
+  #commitNow(): void {
+    const commit = this.#commit;
+    if (!commit) return;
+    this.#commit = undefined;
+    if (!this.#db.isTransaction) return commit.resolve();
+    try {
+      this.#db.exec("COMMIT");
+      commit.resolve();
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#countUnread();
+      this.#countStored();
+      commit.reject(error);
+    }
   }
 
   #check(): void {
@@ -797,24 +844,56 @@ export class LocalStore {
     return this.#statement(sql).all(...params) as T[];
   }
 
-  /** A transaction that changes the messages of `conv` (its unread count is redone if it fails). */
+  /** Counts the stored messages of `conv`, or of every conversation, from the database. */
+  #countStored(conv?: string): void {
+    const rows = this.#all<{ conv: string; n: number }>(
+      "SELECT conv, COUNT(*) AS n FROM messages WHERE ? IS NULL OR conv = ? GROUP BY conv",
+      conv ?? null,
+      conv ?? null,
+    );
+    if (conv !== undefined) this.#stored.set(conv, 0);
+    for (const row of rows) this.#stored.set(row.conv, row.n);
+  }
+
+  /**
+   * A transaction that changes the messages of `conv` (its unread and stored counts are redone
+   * if it fails).
+   */
   #transactionFor<T>(conv: string, fn: () => T): T {
     try {
       return this.#transaction(fn);
     } catch (error) {
       this.#countUnread(conv);
+      this.#countStored(conv);
       throw error;
     }
   }
 
+  /**
+   * Runs `fn` as one unit inside this turn's transaction (opened here if none is: see
+   * {@linkcode LocalStore.#commit}); if `fn` throws, only its own changes are undone.
+   */
   #transaction<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    if (!this.#db.isTransaction) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<void>((yes, no) => {
+        resolve = yes;
+        reject = no;
+      });
+      done.catch(() => {}); // each write's caller sees the failure
+      this.#commit = { done, resolve, reject };
+      setImmediate(() => this.#commitNow());
+    }
+    this.#db.exec("SAVEPOINT one_write");
     try {
       const result = fn();
-      this.#db.exec("COMMIT");
+      this.#db.exec("RELEASE one_write");
       return result;
     } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#db.exec("ROLLBACK TO one_write");
+      this.#db.exec("RELEASE one_write");
       throw error;
     }
   }

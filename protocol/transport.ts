@@ -13,6 +13,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -26,6 +27,29 @@ export const READ_BUFFER_BYTES = 16 * 1024;
 export const INITIAL_READ_BUFFER_BYTES = 1024;
 /** Largest single write; a longer queue is written in pieces of about this size. */
 export const MAX_WRITE_BYTES = 256 * 1024;
+
+/**
+ * When a connection writes what was queued: at the end of the current task (`"task"`, the
+ * default: a client sends a few frames at a time and wants them out at once), or at the end of
+ * the current turn of the event loop (`"turn"`, the server: everything queued for a connection
+ * while the turn's reads were handled goes in one write, so a member of a busy room gets one
+ * TLS write per turn instead of one per message; a write costs far more than its bytes).
+ */
+export type WriteTiming = "task" | "turn";
+
+/** Flushes of `"turn"` connections waiting for the end of the turn, all started at once. */
+let turnFlushes: (() => void)[] = [];
+
+function flushAtEndOfTurn(flush: () => void): void {
+  turnFlushes.push(flush);
+  if (turnFlushes.length > 1) return;
+  // One callback per turn for every connection, after the turn's I/O callbacks.
+  setImmediate(() => {
+    const flushes = turnFlushes;
+    turnFlushes = [];
+    for (const start of flushes) start();
+  });
+}
 
 /** What the read loop calls. A returned promise is awaited before the next frame is handled. */
 export type FrameHandler = (body: Uint8Array) => void | Promise<void>;
@@ -48,6 +72,8 @@ export interface FramedConnectionOptions {
   behindBytes?: number;
   /** Queued bytes at or below which a connection that was behind has caught up again. */
   caughtUpBytes?: number;
+  /** When queued frames are written; see {@linkcode WriteTiming}. Default `"task"`. */
+  writeTiming?: WriteTiming;
 }
 
 /**
@@ -70,6 +96,7 @@ export class FramedConnection {
   readonly #maxOutboundBytes: number;
   readonly #behindBytes: number;
   readonly #caughtUpBytes: number;
+  readonly #startFlush: () => void;
   #behindSince: number | undefined;
   #caughtUp: (() => void)[] = [];
   #queue: Uint8Array[] = [];
@@ -87,6 +114,10 @@ export class FramedConnection {
     this.#maxOutboundBytes = options.maxOutboundBytes ?? Infinity;
     this.#behindBytes = options.behindBytes ?? Infinity;
     this.#caughtUpBytes = Math.min(options.caughtUpBytes ?? 0, this.#behindBytes);
+    const flush = () => void this.#flush();
+    this.#startFlush = options.writeTiming === "turn"
+      ? () => flushAtEndOfTurn(flush)
+      : () => queueMicrotask(flush);
   }
 
   /** The peer's address as `host:port`. */
@@ -171,8 +202,9 @@ export class FramedConnection {
     }
     if (!this.#writing) {
       this.#writing = true;
-      // Start writing after the current task, so every frame queued by it goes in one write.
-      queueMicrotask(() => this.#flush());
+      // Start writing after the current task (or turn), so every frame queued by it goes in one
+      // write.
+      this.#startFlush();
     }
     return true;
   }
@@ -195,7 +227,7 @@ export class FramedConnection {
     this.#checkCaughtUp();
     if (!this.#writing) {
       this.#writing = true;
-      queueMicrotask(() => this.#flush());
+      this.#startFlush();
     }
   }
 
@@ -266,7 +298,7 @@ export class FramedConnection {
         for (const resolve of this.#drained.splice(0)) resolve();
       } else if (!this.#closed) {
         this.#writing = true;
-        queueMicrotask(() => this.#flush());
+        this.#startFlush();
       }
     }
   }

@@ -8,7 +8,7 @@
  */
 
 import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
-import type { VerifiedCertificate, X509Certificate } from "../crypto/x509.ts";
+import type { X509Certificate } from "../crypto/x509.ts";
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame } from "../protocol/framing.ts";
 import {
@@ -19,7 +19,7 @@ import {
 } from "../protocol/messages.ts";
 import { type CloseCause, FramedConnection } from "../protocol/transport.ts";
 import { type AcceptedStream, TlsListener } from "./tls_listener.ts";
-import { CertificateCache } from "../crypto/certificate_cache.ts";
+import { type ClientCertificate, ClientCertificates } from "./client_certificates.ts";
 import { CLOSE_GRACE_MS, DEFAULT_LIMITS, type ServerLimits, SHUTDOWN_GRACE_MS } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { RoomRegistry } from "./rooms.ts";
@@ -171,13 +171,13 @@ export class ChatServer implements RouterContext {
     this.moderator = policy && this.offline
       ? new Moderator(this, policy, this.offline, this.#log)
       : undefined;
-    const cache = new CertificateCache(options.caCert);
+    const certificates = new ClientCertificates(options.caCert);
     this.#setupContext = {
       caCert: options.caCert,
       identity: options.identity,
       certificateStatus: (serial, fingerprint) => options.records.recordStatus(serial, fingerprint),
-      verifyClientCertificate: (der: Uint8Array, now: Date): Promise<VerifiedCertificate> =>
-        cache.verify(der, now),
+      verifyClientCertificate: (der: Uint8Array, now: Date): Promise<ClientCertificate> =>
+        certificates.verify(der, now),
       registrar: options.registrar,
     };
     this.#listener = listener;
@@ -379,6 +379,7 @@ export class ChatServer implements RouterContext {
       maxOutboundBytes: this.limits.maxOutboundBytes,
       behindBytes: this.limits.behindBytes,
       caughtUpBytes: this.limits.caughtUpBytes,
+      writeTiming: "turn",
     });
     const addr = conn.remote;
     if (this.#stopping || this.#pending.size >= this.limits.maxPendingSetups) {

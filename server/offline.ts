@@ -48,11 +48,13 @@ import { refuse } from "./refuse.ts";
 import { joinedFrames } from "./joined.ts";
 import type { LeaveDetails, Room, RoomRegistry } from "./rooms.ts";
 import { Sequencer } from "./sequencer.ts";
+import { endOfTurn, TurnBatches } from "./turn_batches.ts";
 import type { Session } from "./session.ts";
 import {
   type ChatStore,
   InvalidInputError,
   LimitError,
+  MAX_APPEND_BATCH,
   RoomExistsError,
   type SessionRecord,
 } from "./store/mod.ts";
@@ -138,6 +140,12 @@ export interface OfflineOptions {
   retentionMs: number;
   /** Who may join and speak (moderation); without, everyone may. */
   gate?: RoomGate;
+}
+
+/** A room message waiting for its batch to be stored. */
+interface RelayItem {
+  session: Session;
+  message: Extract<ClientMessage, { type: "msg" }>;
 }
 
 /** True when a session of `address` (`user/device`) is in `room` now. */
@@ -238,6 +246,8 @@ export class OfflineDelivery {
   protected readonly context: OfflineContext;
   /** Per room: its member devices (open intervals), as the store has them. */
   protected readonly devices = new Map<string, Set<string>>();
+  /** Per room: the messages of this turn of the event loop, stored together. */
+  readonly #batches = new TurnBatches<RelayItem>(MAX_APPEND_BATCH);
 
   constructor(context: OfflineContext, options: OfflineOptions) {
     this.context = context;
@@ -553,31 +563,66 @@ export class OfflineDelivery {
 
   /**
    * A room message: appended to the log, then relayed with its `seq`, then acknowledged with the
-   * number of member devices it was stored for (the sender's own device not counted).
+   * number of member devices it was stored for (the sender's own device not counted). The
+   * messages of one turn of the event loop for one room are stored in one batch (group commit,
+   * `turn_batches.ts`), in the room's turn; each is relayed and acknowledged only once the whole
+   * batch is stored. Resolves once this message was handled (or refused).
    */
   relay(session: Session, message: Extract<ClientMessage, { type: "msg" }>): Promise<void> {
     const name = message.room;
-    return this.sequencer.run(name, async () => {
-      const room = this.context.rooms.get(name);
+    return this.#batches.add(
+      name,
+      { session, message },
+      (take) =>
+        this.sequencer.run(name, async () => {
+          await endOfTurn();
+          await this.#relayBatch(name, take());
+        }),
+    );
+  }
+
+  /**
+   * The messages of one turn of the event loop for `name`, in the room's turn: each is checked
+   * (membership, version, moderation) as a single one was; those accepted are stored in one
+   * transaction, then relayed and acknowledged, so nothing is acked or relayed before it is
+   * stored.
+   */
+  async #relayBatch(name: string, batch: RelayItem[]): Promise<void> {
+    const room = this.context.rooms.get(name);
+    const verdicts = await Promise.all(
+      batch.map(({ session }) => this.gate?.canSpeak(session.user, name)),
+    );
+    const accepted: RelayItem[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const { session, message } = batch[i]!;
       const about = { id: message.id, room: name };
+      const verdict = verdicts[i];
       if (!room?.members.has(session.id)) {
-        return refuse(session, "not_in_room", about, `Not a member of ${name}`);
-      }
-      if (message.version !== undefined && message.version !== room.version) {
-        return refuse(session, "membership_changed", about);
-      }
-      const verdict = await this.gate?.canSpeak(session.user, name);
-      if (verdict && !verdict.ok) return refuse(session, verdict.code, about, verdict.message);
-      const ts = this.clock();
-      await this.describe(session, ts);
-      const seq = await this.store.log.append(name, {
+        refuse(session, "not_in_room", about, `Not a member of ${name}`);
+      } else if (message.version !== undefined && message.version !== room.version) {
+        refuse(session, "membership_changed", about);
+      } else if (verdict && !verdict.ok) {
+        refuse(session, verdict.code, about, verdict.message);
+      } else accepted.push(batch[i]!);
+    }
+    if (!room || accepted.length === 0) return;
+    const ts = this.clock();
+    for (const { session } of accepted) await this.describe(session, ts);
+    const version = room.version;
+    const seqs = await this.store.log.appendMany(
+      name,
+      accepted.map(({ session, message }) => ({
         senderUser: session.user,
         senderDevice: session.device,
         senderSession: session.id,
-        version: room.version,
+        version,
         ts,
         payload: message.payload,
-      });
+      })),
+    );
+    const devices = this.devices.get(name);
+    for (let i = 0; i < accepted.length; i++) {
+      const { session, message } = accepted[i]!;
       room.broadcast(
         encodeFrame({
           type: "msg",
@@ -587,14 +632,13 @@ export class OfflineDelivery {
           session: session.id,
           ts,
           payload: message.payload,
-          seq,
+          seq: seqs[i]!,
         }),
         session,
       );
-      const devices = this.devices.get(name);
       const recipients = (devices?.size ?? 0) - (devices?.has(session.key) ? 1 : 0);
       session.send({ type: "ack", id: message.id, recipients });
-    });
+    }
   }
 
   /**

@@ -14,13 +14,12 @@ import { decodeB64Field } from "../protocol/fields.ts";
 import { signLabelled, verifyLabelled } from "../crypto/sign.ts";
 import {
   CertificateError,
-  certificateFingerprint,
   type CertificateProblem,
   type VerifiedCertificate,
   verifyCertificate,
   type X509Certificate,
 } from "../crypto/x509.ts";
-import { deviceOf } from "../protocol/devices.ts";
+import { type ClientCertificate, clientCertificateOf } from "./client_certificates.ts";
 import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
 import {
   CLIENT_PROOF_LABEL,
@@ -35,7 +34,6 @@ import {
   PROTOCOL_VERSION,
   type ServerMessage,
 } from "../protocol/messages.ts";
-import { userNameProblem } from "../protocol/names.ts";
 import type { ServerIdentity } from "./server_identity.ts";
 import { RENEWAL_GRACE_MS } from "./authority.ts";
 
@@ -75,8 +73,11 @@ export interface SetupContext {
   readonly identity: ServerIdentity;
   /** Whether the CA records the certificate with this serial and SHA-256 fingerprint. */
   certificateStatus(serial: string, fingerprint: string): RecordStatus;
-  /** Verifies a client certificate; the server may cache results (see `cert_cache.ts`). */
-  verifyClientCertificate?(der: Uint8Array, now: Date): Promise<VerifiedCertificate>;
+  /**
+   * Verifies a client certificate for a login; the server remembers results
+   * (`client_certificates.ts`). Without it, every login verifies from scratch.
+   */
+  verifyClientCertificate?(der: Uint8Array, now: Date): Promise<ClientCertificate>;
   /** Enrolment and renewal; without it, `enroll` and `renew` are refused as unexpected. */
   readonly registrar?: SetupRegistrar;
 }
@@ -120,18 +121,6 @@ type SetupState =
   | { step: "await_hello" }
   | { step: "await_proof"; clientNonce: Uint8Array; serverNonce: Uint8Array }
   | { step: "done" };
-
-/** SHA-256 fingerprints of certificates seen before (the cache hands back the same object). */
-const fingerprints = new WeakMap<X509Certificate, Promise<string>>();
-
-function fingerprintOnce(cert: X509Certificate): Promise<string> {
-  let fingerprint = fingerprints.get(cert);
-  if (!fingerprint) {
-    fingerprint = certificateFingerprint(cert);
-    fingerprints.set(cert, fingerprint);
-  }
-  return fingerprint;
-}
 
 const CERTIFICATE_CODES: Record<CertificateProblem, ErrorCode> = {
   malformed: "bad_certificate",
@@ -212,7 +201,7 @@ export class ServerSetup {
     message: Extract<ClientMessage, { type: "auth" }>,
     now: Date,
   ): Promise<SetupStep> {
-    const { verified, device } = await this.#prove(
+    const { client } = await this.#prove(
       clientNonce,
       serverNonce,
       message,
@@ -221,13 +210,10 @@ export class ServerSetup {
       0,
     );
     // Checked last, so only the key's holder learns that the certificate is revoked or unknown.
-    const status = this.context.certificateStatus(
-      verified.serial,
-      await fingerprintOnce(verified.cert),
-    );
+    const status = this.context.certificateStatus(client.serial, client.fingerprint);
     if (status === "revoked") throw new ProtocolError("revoked");
     if (status === "unknown") throw new ProtocolError("unknown_certificate");
-    return { verified: VerifiedClient.make(verified.commonName, device, verified.serial) };
+    return { verified: VerifiedClient.make(client.commonName, client.device, client.serial) };
   }
 
   async #renew(
@@ -237,7 +223,7 @@ export class ServerSetup {
     now: Date,
   ): Promise<SetupStep> {
     const registrar = this.#registrar("renew");
-    const { verified, device } = await this.#prove(
+    const { client, verified } = await this.#prove(
       clientNonce,
       serverNonce,
       message,
@@ -245,7 +231,7 @@ export class ServerSetup {
       now,
       RENEWAL_GRACE_MS,
     );
-    const der = await registrar.renew(verified.cert, verified.commonName, device, now);
+    const der = await registrar.renew(verified!.cert, client.commonName, client.device, now);
     return { reply: { type: "renewed", cert: toBase64Url(der, false) }, close: true };
   }
 
@@ -273,7 +259,9 @@ export class ServerSetup {
 
   /**
    * The checks `auth` and `renew` share, in order: the certificate (chain, dates, usage), its
-   * name, its device, then the signature over both nonces and the server certificate.
+   * name, its device, then the signature over both nonces and the server certificate. A login
+   * goes through the server's memory of certificates (`verifyClientCertificate`); a renewal,
+   * which may accept an expired one, always verifies from scratch and returns it too.
    */
   async #prove(
     clientNonce: Uint8Array,
@@ -282,27 +270,21 @@ export class ServerSetup {
     label: string,
     now: Date,
     expiredGraceMs: number,
-  ): Promise<{ verified: VerifiedCertificate; device: string }> {
+  ): Promise<{ client: ClientCertificate; verified?: VerifiedCertificate }> {
     const der = decodeB64Field(message.cert, "cert");
-    let verified: VerifiedCertificate;
-    let device: string;
+    let client: ClientCertificate;
+    let verified: VerifiedCertificate | undefined;
     try {
-      verified = expiredGraceMs === 0 && this.context.verifyClientCertificate
-        ? await this.context.verifyClientCertificate(der, now)
-        : await verifyCertificate(der, this.context.caCert, {
+      if (expiredGraceMs === 0 && this.context.verifyClientCertificate) {
+        client = await this.context.verifyClientCertificate(der, now);
+      } else {
+        verified = await verifyCertificate(der, this.context.caCert, {
           usage: "client",
           now,
           expiredGraceMs,
         });
-      if (userNameProblem(verified.commonName) !== undefined) {
-        throw new ProtocolError(
-          "bad_name",
-          `Certificate name ${
-            JSON.stringify(verified.commonName.slice(0, 40))
-          } is not a valid user name`,
-        );
+        client = await clientCertificateOf(verified);
       }
-      device = deviceOf(verified.cert);
     } catch (error) {
       if (error instanceof CertificateError) {
         throw new ProtocolError(CERTIFICATE_CODES[error.code], error.message);
@@ -311,10 +293,10 @@ export class ServerSetup {
     }
     const proof = await clientProofData(clientNonce, serverNonce, this.context.identity.certDer);
     const signature = decodeB64Field(message.signature, "signature");
-    if (!await verifyLabelled(verified.publicKey, label, proof, signature)) {
+    if (!await verifyLabelled(client.publicKey, label, proof, signature)) {
       throw new ProtocolError("bad_signature");
     }
-    return { verified, device };
+    return { client, verified };
   }
 }
 

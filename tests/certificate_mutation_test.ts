@@ -16,7 +16,7 @@ import type { TestIdentity } from "./support/server_fixture.ts";
 import { checkServerCertificate } from "../client/server_certificate.ts";
 import { SetupError } from "../client/setup_error.ts";
 import { randomBytes, toBase64Url } from "../crypto/bytes.ts";
-import { CertificateCache } from "../crypto/certificate_cache.ts";
+import { ClientCertificates } from "../server/client_certificates.ts";
 import { signLabelled } from "../crypto/sign.ts";
 import {
   certificateFingerprint,
@@ -139,7 +139,7 @@ async function serverSetups(
   identity: ServerIdentity,
   issued: KeyedCertificate[],
 ) {
-  const cache = new CertificateCache(ca.cert);
+  const cache = new ClientCertificates(ca.cert);
   const recorded = new Set(
     await Promise.all(
       issued.map(async (cert) =>

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { childCommand } from "./placement.ts";
+
 const encoder = new TextEncoder();
 
 /** A message from a child: `ok` false carries an `error`. */
@@ -30,22 +32,29 @@ export class BenchChild {
     this.status = reading.then(() => child.status);
   }
 
-  /** Starts `deno run --allow-all DENO_ARGS SCRIPT ARGS` (the script relative to bench/). */
+  /**
+   * Starts `deno run --allow-all DENO_ARGS SCRIPT ARGS` (the script relative to bench/, or an
+   * absolute path), on the
+   * CPUs `cpus` (a `taskset -c` list) when given, with as many open files as the system allows
+   * (see `placement.ts`; the pid is Deno's).
+   */
   static start(
     name: string,
     script: string,
     args: string[] = [],
     denoArgs: string[] = [],
+    cpus?: string,
   ): BenchChild {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--quiet",
-        ...denoArgs,
-        new URL(`../${script}`, import.meta.url).pathname,
-        ...args,
-      ],
+    const { command, args: argv } = childCommand(cpus, Deno.execPath(), [
+      "run",
+      "--allow-all",
+      "--quiet",
+      ...denoArgs,
+      script.startsWith("/") ? script : new URL(`../${script}`, import.meta.url).pathname,
+      ...args,
+    ]);
+    const child = new Deno.Command(command, {
+      args: argv,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import { sleep } from "./child.ts";
+import { currentPlacement } from "./placement.ts";
 import type { BenchPki } from "./pki.ts";
 import type { RunningServer } from "./servers.ts";
 
@@ -138,11 +139,15 @@ export async function startInspircd(
   const port = freePort();
   const conf = join(dir, "inspircd.conf");
   await Deno.writeTextFile(conf, config(dir, port, pki));
-  // A shell raises the descriptor limit for the thousands of sessions, then becomes InspIRCd.
+  // A shell raises the descriptor limit for the thousands of sessions, then becomes InspIRCd
+  // (on the server's CPU when the run pins; `exec` keeps the pid).
+  const cpus = currentPlacement()?.server;
   const child = new Deno.Command("bash", {
     args: [
       "-c",
-      `ulimit -c 0; ulimit -n 65536 2>/dev/null || ulimit -n 16384; exec "$0" --config "$1" --nofork --nopid --runasroot`,
+      `ulimit -c 0; ulimit -n 65536 2>/dev/null || ulimit -n 16384; exec ${
+        cpus ? `taskset -c ${cpus} ` : ""
+      }"$0" --config "$1" --nofork --nopid --runasroot`,
       install.binary,
       conf,
     ],

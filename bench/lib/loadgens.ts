@@ -6,6 +6,7 @@
  */
 
 import { BenchChild, type Reply } from "./child.ts";
+import { currentPlacement, v8Flags } from "./placement.ts";
 import type { RunningServer } from "./servers.ts";
 
 /** Load generators for one server. */
@@ -24,7 +25,14 @@ export class LoadGroup {
     return new LoadGroup(
       Array.from(
         { length: count },
-        (_, i) => BenchChild.start(`load generator ${firstProcId + i}`, "procs/loadgen.ts"),
+        (_, i) =>
+          BenchChild.start(
+            `load generator ${firstProcId + i}`,
+            "procs/loadgen.ts",
+            [],
+            v8Flags("BENCH_LOADGEN_V8"),
+            currentPlacement()?.load,
+          ),
       ),
       firstProcId,
     );
@@ -32,6 +40,11 @@ export class LoadGroup {
 
   get size(): number {
     return this.#children.length;
+  }
+
+  /** The process ids, for CPU accounting. */
+  get pids(): number[] {
+    return this.#children.map((child) => child.pid);
   }
 
   /**

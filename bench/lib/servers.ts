@@ -1,11 +1,13 @@
 /**
  * Starting the three servers the fan-out compares, each in its own process: openchat, the bare
- * relay, and InspIRCd (see `inspircd.ts`).
+ * relay, and InspIRCd (see `inspircd.ts`); each on the server's CPU when the run pins
+ * (`placement.ts`).
  *
  * @module
  */
 
 import { BenchChild } from "./child.ts";
+import { currentPlacement, openchatTree, v8Flags } from "./placement.ts";
 import type { BenchPki } from "./pki.ts";
 
 /** A server under test. */
@@ -15,6 +17,8 @@ export interface RunningServer {
   readonly pid: number;
   /** Asks the server process for a full garbage collection (openchat with `exposeGc` only). */
   gc?: () => Promise<void>;
+  /** The server's counts and `Deno.memoryUsage()` (openchat only). */
+  stats?: () => Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -32,13 +36,16 @@ export async function startOpenchat(
       : options.store === false
       ? "openchat server (no store)"
       : "openchat server",
-    "procs/openchat_server.ts",
+    openchatTree()
+      ? `${openchatTree()}/bench/procs/openchat_server.ts`
+      : "procs/openchat_server.ts",
     [
       pki.dataDir,
       ...(options.store === false ? ["--no-store"] : []),
       ...(options.cluster ? ["--cluster", options.cluster.url, options.cluster.prefix] : []),
     ],
-    options.exposeGc ? ["--v8-flags=--expose-gc"] : [],
+    options.exposeGc ? ["--v8-flags=--expose-gc"] : v8Flags("BENCH_SERVER_V8"),
+    currentPlacement()?.server,
   );
   const ready = await child.next(60_000);
   return {
@@ -46,6 +53,7 @@ export async function startOpenchat(
     port: ready.port as number,
     pid: child.pid,
     gc: options.exposeGc ? async () => void await child.call({ cmd: "gc" }) : undefined,
+    stats: () => child.call({ cmd: "stats" }),
     stop: () => child.stop(),
   };
 }
@@ -63,6 +71,8 @@ export async function startBare(pki: BenchPki, denoTls = false): Promise<Running
       pki.serverKeyFile,
       ...(denoTls ? ["--deno-tls"] : []),
     ],
+    v8Flags("BENCH_SERVER_V8"),
+    currentPlacement()?.server,
   );
   const ready = await child.next(60_000);
   return {

@@ -23,7 +23,8 @@ const keyPem = await Deno.readTextFile(keyFile);
 const connections = new Set<FramedConnection>();
 
 async function handle(stream: ByteStream): Promise<void> {
-  const conn = new FramedConnection(stream);
+  // Written as the server writes: once per turn of the event loop.
+  const conn = new FramedConnection(stream, { writeTiming: "turn" });
   connections.add(conn);
   await conn.run((body) => {
     const frame = frameBytes(body);

@@ -78,7 +78,9 @@ async function main() {
   });
   reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
   await serveCommands((command) => {
-    if (command.cmd === "stats") return Promise.resolve({ ...server.stats() });
+    if (command.cmd === "stats") {
+      return Promise.resolve({ ...server.stats(), memory: Deno.memoryUsage() });
+    }
     if (command.cmd === "gc") {
       // Only when started with --v8-flags=--expose-gc (the memory measurement).
       const gc = (globalThis as { gc?: () => void }).gc;

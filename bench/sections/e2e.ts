@@ -7,11 +7,7 @@
  * @module
  */
 
-import { spawnOpenchat } from "../../tests/support/cli.ts";
-import { join } from "node:path";
-import { fromBase64Url } from "../../crypto/bytes.ts";
-import { encodePem } from "../../crypto/pem.ts";
-import { formatIdentityFile } from "../../protocol/identity_file.ts";
+import { type Member, memberFiles, spawnMember, stopMember } from "../lib/clients.ts";
 import type { UsersFile } from "../lib/pki.ts";
 import type { BenchPki } from "../lib/pki.ts";
 import { startOpenchat } from "../lib/servers.ts";
@@ -47,53 +43,6 @@ export interface E2EResult {
   figures: E2EFigure[];
 }
 
-interface Member {
-  index: number;
-  child: Deno.ChildProcess;
-  stdin: WritableStreamDefaultWriter<Uint8Array>;
-  onEvent?: (event: Record<string, unknown>) => void;
-  stderr: string;
-  errors: string[];
-}
-
-function spawnMember(index: number, port: number, identityFile: string, configDir: string): Member {
-  const child = spawnOpenchat([
-    "join",
-    `127.0.0.1:${port}`,
-    "--identity",
-    identityFile,
-    "--json",
-    "--config-dir",
-    configDir,
-    "--room",
-    "e2e",
-    "--no-reconnect",
-  ], { stdin: "piped" });
-  const member: Member = { index, child, stdin: child.stdin.getWriter(), stderr: "", errors: [] };
-  void (async () => {
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      const lines = buffer.split("\n");
-      buffer = lines.pop()!;
-      for (const line of lines) {
-        if (!line) continue;
-        const event = JSON.parse(line);
-        if (event.type === "error" || event.type === "undelivered") {
-          member.errors.push(`${event.code ?? event.type}: ${event.message ?? event.reason}`);
-        }
-        member.onEvent?.(event);
-      }
-    }
-  })();
-  void (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      member.stderr = (member.stderr + chunk).slice(-5000);
-    }
-  })();
-  return member;
-}
-
 /** Runs the end-to-end section. */
 export async function runE2E(
   pki: BenchPki,
@@ -124,15 +73,7 @@ async function measureRoom(
   const members: Member[] = [];
   try {
     for (let i = 0; i < size; i++) {
-      const user = file.users[i]!;
-      const identityFile = join(dir, `${user.name}.pem`);
-      const certPem = encodePem(fromBase64Url(user.cert, false), "CERTIFICATE");
-      await Deno.writeTextFile(identityFile, formatIdentityFile(certPem, file.keyPem, file.caPem), {
-        mode: 0o600,
-      });
-      const configDir = join(dir, `config-${i}`);
-      await Deno.mkdir(configDir);
-      members.push(spawnMember(i, server.port, identityFile, configDir));
+      members.push(spawnMember(i, server.port, await memberFiles(dir, file, i), "e2e"));
     }
     // Ready when every member reports the whole room with keys in place.
     await Promise.all(members.map((member) =>
@@ -250,22 +191,7 @@ async function measureRoom(
       errors,
     };
   } finally {
-    await Promise.all(members.map(async (member) => {
-      try {
-        await member.stdin.close();
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          member.child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 5_000);
-      await member.child.status;
-      clearTimeout(timer);
-    }));
+    await Promise.all(members.map(stopMember));
     await server.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -29,7 +29,14 @@ import {
 } from "./nats_errors.ts";
 import { NotMemberError, StoreUnavailableError, UnknownRoomError } from "../store/errors.ts";
 import type { Interval, LogEntry, LogPage, NewLogEntry, RoomLogStore } from "../store/types.ts";
-import { checkDevice, checkLimit, checkLogEntry, checkRoom, checkSeq } from "../store/validate.ts";
+import {
+  checkDevice,
+  checkLimit,
+  checkLogBatch,
+  checkLogEntry,
+  checkRoom,
+  checkSeq,
+} from "../store/validate.ts";
 
 /** A log entry as its stream keeps it. */
 export interface MessageRecord {
@@ -212,6 +219,21 @@ export class NatsLog implements RoomLogStore {
     }
     const record = last && parseRecord(last.data);
     return last && record ? { seq: last.seq, record: record as EventRecord } : undefined;
+  }
+
+  /**
+   * Appends `entries` one after another (JetStream has no batch publish in the NATS this
+   * targets). Every entry is checked before any is written, so bad input appends none; a NATS
+   * failure part-way leaves the first ones stored and rejects, and another server appending
+   * meanwhile can take numbers between them. The cluster's delivery relays one message per
+   * room turn through {@linkcode append}, so neither happens to what it relays.
+   */
+  async appendMany(room: string, entries: readonly NewLogEntry[]): Promise<number[]> {
+    checkRoom(room);
+    const checked = checkLogBatch(entries);
+    const seqs: number[] = [];
+    for (const entry of checked) seqs.push(await this.append(room, entry));
+    return seqs;
   }
 
   async #requireRoom(room: string): Promise<void> {

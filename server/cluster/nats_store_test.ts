@@ -33,6 +33,7 @@ Deno.test({
             await c.fn(store, {
               store,
               openPeer: open as () => Promise<ChatStore>,
+              atomicBatches: false,
               dispose: async () => {},
             });
           } finally {

@@ -44,3 +44,5 @@ export const MAX_KIND_CHARS = 16;
 export const MAX_READ_BATCH = 1000;
 /** Most rooms returned by one `rooms.list` call; a larger `limit` is lowered to it. */
 export const MAX_ROOM_PAGE = 1000;
+/** Most entries one `log.appendMany` call takes (a batch is one transaction). */
+export const MAX_APPEND_BATCH = 1000;

@@ -28,6 +28,7 @@ async function tempStore(options: SqliteStoreOptions = {}) {
     path,
     store: await open(),
     openPeer: open,
+    atomicBatches: true,
     async dispose() {
       for (const store of opened) await store.close();
       await Deno.remove(dir, { recursive: true });

@@ -8,7 +8,7 @@
  * import { storeSuite } from "./store_suite.ts";
  * storeSuite("nats", async (options) => {
  *   const store = await NatsStore.open(url, freshPrefix(), options);
- *   return { store, openPeer: () => NatsStore.open(url, samePrefix, options), dispose: ... };
+ *   return { store, openPeer: () => NatsStore.open(url, samePrefix, options), atomicBatches: false, dispose: ... };
  * });
  * ```
  *
@@ -29,6 +29,11 @@ export interface StoreFixture {
    * same file; NATS: the same streams and buckets). The fixture closes it in `dispose`.
    */
   openPeer(): Promise<ChatStore>;
+  /**
+   * Whether `log.appendMany` is one transaction even with other writers (SQLite), so that a
+   * batch's numbers are consecutive; a NATS store appends a batch one entry at a time.
+   */
+  atomicBatches: boolean;
   /** Closes every instance and deletes the data. */
   dispose(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { InvalidInputError, NotMemberError, UnknownRoomError } from "./errors.ts
 import {
   DEFAULT_MAX_ROOM_MESSAGES,
   DEFAULT_RETENTION_MS,
+  MAX_APPEND_BATCH,
   MAX_READ_BATCH,
   MAX_STORED_PAYLOAD_CHARS,
   MAX_TOKEN_CHARS,
@@ -101,6 +102,99 @@ export const LOG_CASES: StoreCase[] = [
       );
       assertEquals([...seqs].sort((a, b) => a - b), range(1, 60));
       assertEquals(await peer.log.lastSeq("lobby"), 60);
+    },
+  },
+  {
+    name: "log.appendMany() numbers a batch on from the last entry, in order, all kept",
+    async fn(store) {
+      await roomWith(store, "lobby", "alice");
+      await store.log.openInterval("lobby", "alice/laptop");
+      assertEquals(await store.log.append("lobby", logEntry("m0")), 1);
+      const batch = range(1, 4).map((i) => logEntry(`b${i}`, { ts: T0 + i, version: i }));
+      assertEquals(await store.log.appendMany("lobby", batch), [2, 3, 4, 5]);
+      assertEquals(await store.log.appendMany("lobby", [logEntry("one")]), [6]);
+      const page = await store.log.readForDevice("lobby", "alice/laptop", 1, 10);
+      assertEquals(
+        page.entries.map(({ seq, payload, version, ts }) => ({ seq, payload, version, ts })),
+        [
+          ...batch.map((e, i) => ({
+            seq: i + 2,
+            payload: e.payload,
+            version: e.version,
+            ts: e.ts,
+          })),
+          { seq: 6, payload: "one", version: 1, ts: T0 },
+        ],
+      );
+    },
+  },
+  {
+    name: "log.appendMany() refuses an empty or oversized batch, or one bad entry, appending none",
+    async fn(store) {
+      await store.rooms.create("lobby", "alice", T0);
+      await assertRejects(() => store.log.appendMany("nowhere", [logEntry()]), UnknownRoomError);
+      await assertRejects(() => store.log.appendMany("lobby", []), InvalidInputError, "1 to");
+      await assertRejects(
+        () =>
+          store.log.appendMany(
+            "lobby",
+            range(1, MAX_APPEND_BATCH + 1).map((i) => logEntry(`m${i}`)),
+          ),
+        InvalidInputError,
+        `${MAX_APPEND_BATCH + 1}`,
+      );
+      for (const [field, bad] of BAD_ENTRIES) {
+        await assertRejects(
+          () => store.log.appendMany("lobby", [logEntry("ok"), { ...logEntry(), ...bad }]),
+          InvalidInputError,
+          field,
+        );
+      }
+      assertEquals(await store.log.lastSeq("lobby"), 0);
+      assertEquals(
+        await store.log.appendMany(
+          "lobby",
+          range(1, MAX_APPEND_BATCH).map((i) => logEntry(`m${i}`)),
+        ),
+        range(1, MAX_APPEND_BATCH),
+      );
+    },
+  },
+  {
+    name: "log.appendMany() past maxMessagesPerRoom keeps the newest, numbers go on",
+    options: { maxMessagesPerRoom: 5 },
+    async fn(store) {
+      await roomWith(store, "lobby", "alice");
+      await store.log.openInterval("lobby", "alice/laptop");
+      await appendMany(store, "lobby", 3);
+      assertEquals(
+        await store.log.appendMany("lobby", range(4, 9).map((i) => logEntry(`m${i}`))),
+        range(4, 9),
+      );
+      assertEquals(await read(store, "alice/laptop"), range(5, 9));
+      const page = await store.log.readForDevice("lobby", "alice/laptop", 0, 10);
+      assertEquals(page.missed, 4);
+    },
+  },
+  {
+    name:
+      "log.appendMany() from two instances at once yields 1..n without gap or repeat (each batch consecutive where batches are atomic)",
+    async fn(store, fixture) {
+      await store.rooms.create("lobby", "alice", T0);
+      const peer = await fixture.openPeer();
+      const batches = await Promise.all(
+        range(1, 20).map((i) =>
+          (i % 2 ? store : peer).log.appendMany(
+            "lobby",
+            [1, 2, 3].map((k) => logEntry(`m${i}-${k}`)),
+          )
+        ),
+      );
+      for (const seqs of batches) {
+        if (fixture.atomicBatches) assertEquals(seqs, [seqs[0]!, seqs[0]! + 1, seqs[0]! + 2]);
+        else assertEquals([...seqs].sort((a, b) => a - b), seqs); // in order, at least
+      }
+      assertEquals(batches.flat().sort((a, b) => a - b), range(1, 60));
     },
   },
   {

@@ -276,6 +276,18 @@ export interface RoomLogStore {
    */
   append(room: string, entry: NewLogEntry): Promise<number>;
   /**
+   * Appends `entries` (1 to `MAX_APPEND_BATCH`) to the room's log in order and returns their
+   * sequence numbers. The single server batches the messages of one turn of its event loop this
+   * way (group commit): when the promise resolves, every one is stored. SQLite makes a batch one
+   * transaction (all or none, numbers consecutive); NATS appends it one entry at a time (a
+   * failure part-way keeps the first ones; another server's entries may fall between), which is
+   * why the cluster's delivery does not batch.
+   *
+   * @throws {UnknownRoomError}
+   * @throws {InvalidInputError} on an empty or oversized batch or a bad entry (nothing appended).
+   */
+  appendMany(room: string, entries: readonly NewLogEntry[]): Promise<number[]>;
+  /**
    * Entries with `seq > afterSeq`, in order, at most `limit` (lowered to
    * `MAX_READ_BATCH`), only those inside one of `device`'s intervals in `room`.
    */

@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_INBOX_ITEMS,
   DEFAULT_MAX_ROOM_MESSAGES,
   DEFAULT_RETENTION_MS,
+  MAX_APPEND_BATCH,
   MAX_DESCRIPTION_CHARS,
   MAX_KIND_CHARS,
   MAX_READ_BATCH,
@@ -161,6 +162,18 @@ export function checkLogEntry(entry: NewLogEntry): NewLogEntry {
     ts: checkTime("ts", entry.ts),
     payload: checkPayload(entry.payload),
   };
+}
+
+/** Checks a batch of room messages (1 to {@linkcode MAX_APPEND_BATCH}) before any is appended. */
+export function checkLogBatch(entries: readonly NewLogEntry[]): NewLogEntry[] {
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_APPEND_BATCH) {
+    throw new InvalidInputError(
+      `entries must be 1 to ${MAX_APPEND_BATCH} log entries, got ${
+        Array.isArray(entries) ? entries.length : typeof entries
+      }`,
+    );
+  }
+  return entries.map(checkLogEntry);
 }
 
 /** Checks an inbox item before it is appended. */

@@ -19,7 +19,13 @@ export interface ServeProcess {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Starts `openchat serve` on `dataDir` and waits until it is listening. */
+/** The last line of `openchat serve`'s start-up banner. */
+const BANNER_END = /they run: .*\n/;
+
+/**
+ * Starts `openchat serve` on `dataDir` and waits until it is listening and has printed its whole
+ * banner (the lines after "listening on" can arrive in a later read).
+ */
 export async function startServeProcess(
   dataDir: string,
   extraArgs: string[] = [],
@@ -46,7 +52,7 @@ export async function startServeProcess(
   ]);
   const deadline = Date.now() + 20_000;
   let match: RegExpMatchArray | null = null;
-  while (!(match = out.match(/listening on \S+:(\d+)/))) {
+  while (!(match = out.match(/listening on \S+:(\d+)/)) || !BANNER_END.test(out)) {
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`openchat serve did not start:\n${out}\n${err}`);
