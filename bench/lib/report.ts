@@ -85,6 +85,9 @@ function fanoutReport(fanout: FanoutResult, out: string[]): void {
       pct(SATURATED_BUSY)
     } busy; otherwise it is "not saturated (the load generator was the limit)" and kept out of ratios.`,
     `CPU µs/delivery is the primary figure (marked * when not saturated: an upper bound).`,
+    fanout.figures.every((f) => f.probesPrioritised)
+      ? "Latency is timed by member probes given priority (renice -10) on the load generators' CPU."
+      : "Latency is timed by member probes sharing the load generators' CPU without priority (not root): it includes their wait for it.",
   );
   const rows = [[
     "N",
