@@ -96,6 +96,8 @@ export interface RoomGate {
   onJoin(user: string, room: string): Promise<unknown>;
   /** May `user`, a member, send a message in `room` now? */
   canSpeak(user: string, room: string): Promise<GateVerdict>;
+  /** {@linkcode canSpeak} for each of `users` (repeats allowed), at one moment. */
+  canSpeakEach(users: readonly string[], room: string): Promise<ReadonlyMap<string, GateVerdict>>;
 }
 
 /**
@@ -589,14 +591,12 @@ export class OfflineDelivery {
    */
   async #relayBatch(name: string, batch: RelayItem[]): Promise<void> {
     const room = this.context.rooms.get(name);
-    const verdicts = await Promise.all(
-      batch.map(({ session }) => this.gate?.canSpeak(session.user, name)),
-    );
+    const verdicts = await this.gate?.canSpeakEach(batch.map(({ session }) => session.user), name);
     const accepted: RelayItem[] = [];
     for (let i = 0; i < batch.length; i++) {
       const { session, message } = batch[i]!;
       const about = { id: message.id, room: name };
-      const verdict = verdicts[i];
+      const verdict = verdicts?.get(session.user);
       if (!room?.members.has(session.id)) {
         refuse(session, "not_in_room", about, `Not a member of ${name}`);
       } else if (message.version !== undefined && message.version !== room.version) {

@@ -180,3 +180,29 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "canSpeakEach() gives each user the verdict canSpeak gives, once per user however often named",
+  withFixture(async (f) => {
+    accepted(await f.policy.apply("carol", "lobby", { command: "mute", target: "erin" }));
+    const users = ["bob", "erin", "bob", "alice", "erin"];
+    let verdicts = await f.policy.canSpeakEach(users, "lobby");
+    assertEquals([...verdicts.keys()], ["bob", "erin", "alice"]);
+    for (const user of new Set(users)) {
+      assertEquals(verdicts.get(user), await f.policy.canSpeak(user, "lobby"), user);
+    }
+    refused(verdicts.get("erin")!, "muted");
+    accepted(verdicts.get("bob")!);
+    // A moderated room: each user's role decides, in the same answer as the mutes.
+    accepted(await f.policy.apply("carol", "lobby", { command: "mode", changes: "+m" }));
+    verdicts = await f.policy.canSpeakEach(["bob", "carol", "erin"], "lobby");
+    refused(verdicts.get("bob")!, "moderated");
+    accepted(verdicts.get("carol")!);
+    refused(verdicts.get("erin")!, "muted");
+    // A room that does not exist, or a name that is no room name: no_such_room for everyone.
+    for (const room of ["nowhere", "NOT A ROOM"]) {
+      verdicts = await f.policy.canSpeakEach(["bob", "carol"], room);
+      for (const user of ["bob", "carol"]) refused(verdicts.get(user)!, "no_such_room");
+    }
+  }),
+);
