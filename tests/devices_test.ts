@@ -10,6 +10,7 @@ import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts"
 import { inTempDir, openchat } from "./support/cli.ts";
 import { enroll, enrolled } from "./support/enrolment.ts";
 import { JoinProcess } from "./support/join_process.ts";
+import { expectPhoneVouched, heardVerified } from "./support/device_checks.ts";
 import { joinedClient, RawClient } from "./support/raw_client.ts";
 import { startServeProcess } from "./support/serve_process.ts";
 import { startServer } from "./support/server_fixture.ts";
@@ -47,26 +48,10 @@ Deno.test("alice on two devices and bob: everyone reads everyone, a DM reaches b
       }
       // The laptop vouched for the phone (its link request proved the key came with the token):
       // bob accepts the phone without a prompt, and the phone accepts the laptop that invited it.
-      const vouched = await bob.next(
-        "device_accepted",
-        (e) => e.user === "alice" && e.device === "phone",
-        WAIT_MS,
-      );
-      assertEquals([vouched.trust, vouched.by], ["vouched", "laptop"]);
-      const inviter = await phone.next(
-        "device_accepted",
-        (e) => e.user === "alice" && e.device === "laptop",
-        WAIT_MS,
-      );
-      assertEquals(inviter.trust, "vouched");
-      for (const member of [laptop, phone, bob]) {
-        assert(!member.events.some((e) => e.type === "key_changed"), "a key was not accepted");
-      }
+      await expectPhoneVouched(laptop, phone, bob, WAIT_MS);
 
-      const heard = async (who: JoinProcess, from: string, text: string) => {
-        const event = await who.next("message", (e) => e.text === text, WAIT_MS);
-        assertEquals([event.from, event.verified], [from, true]);
-      };
+      const heard = (who: JoinProcess, from: string, text: string) =>
+        heardVerified(who, from, text, WAIT_MS);
       await laptop.say("from the laptop");
       await heard(bob, "alice", "from the laptop");
       await heard(phone, "alice", "from the laptop"); // alice's own message, on her other device
