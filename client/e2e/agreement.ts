@@ -35,8 +35,13 @@ export const AGREEMENT_GRACE_MS = 60_000;
  * snapshot taken later cannot open that package again from the server's store.
  */
 export const AGREEMENT_REPLACE_AFTER_USE_MS = 1_000;
-/** Most replaced private keys kept at once (rotations in quick succession). */
-export const MAX_RETIRED_AGREEMENT_KEYS = 8;
+/**
+ * Most replaced private keys kept at once, a bound on memory when keys are replaced in quick
+ * succession; the grace above is what bounds exposure. It allows about one replacement a second
+ * through the whole grace: at 8, a client catching up 10,000 messages (13.5 s, 18 replacements)
+ * lost a key package wrapped to a key nine replacements back, and with it an epoch's messages.
+ */
+export const MAX_RETIRED_AGREEMENT_KEYS = 64;
 
 /** One of our agreement keys. */
 export interface OwnAgreementKey {

@@ -33,6 +33,16 @@ Deno.test("at most MAX_RETIRED_AGREEMENT_KEYS replaced keys are kept, however fa
   assert0Held(keys, false);
 });
 
+Deno.test("a key replaced once a second is still held at the end of the grace, so a package wrapped to it before opens (a catch-up replaces often)", async () => {
+  const keys = await OwnAgreementKeys.create(0);
+  const wrappedTo = keys.current;
+  // One replacement a second, after use, for the whole grace: every key of it is still held.
+  for (let t = 1_000; t <= AGREEMENT_GRACE_MS; t += 1_000) await keys.replace(t);
+  assertEquals(keys.privateFor(wrappedTo.seq, 1_000 + AGREEMENT_GRACE_MS), wrappedTo.privateKey);
+  // And then it goes, by time.
+  assertEquals(keys.privateFor(wrappedTo.seq, 1_000 + AGREEMENT_GRACE_MS + 1), undefined);
+});
+
 function assert0Held(keys: OwnAgreementKeys, held: boolean) {
   assertEquals(keys.privateFor(0, 0) !== undefined, held);
 }
