@@ -138,6 +138,11 @@ export class ChatServer implements RouterContext {
   #revocationVersion: number;
   #stopping = false;
 
+  /** The server's log (the router says there why the store refused a request). */
+  get log(): Logger {
+    return this.#log;
+  }
+
   private constructor(options: ChatServerOptions, listener: TlsListener) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;

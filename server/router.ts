@@ -21,6 +21,7 @@ import type { Moderator } from "./moderator.ts";
 import type { DeviceAdmin } from "./registrar.ts";
 import { refuse } from "./refuse.ts";
 import type { Room, RoomRegistry } from "./rooms.ts";
+import type { Logger } from "./log.ts";
 import type { Session } from "./session.ts";
 import { StoreError, UnknownRoomError } from "./store/mod.ts";
 
@@ -48,6 +49,8 @@ export interface RouterContext {
   closeSession(session: Session, code: ErrorCode, message?: string): void;
   /** Closes at once the live sessions of these (just revoked) certificate serials. */
   closeRevoked(serials: readonly string[]): void;
+  /** The server's log: a request refused because the store failed is said there, with why. */
+  readonly log: Logger;
 }
 
 /**
@@ -55,6 +58,7 @@ export interface RouterContext {
  * request with `store_unavailable` (naming it), and nothing was delivered; the session goes on.
  */
 async function stored(
+  context: RouterContext,
   session: Session,
   about: { id?: string; room?: string },
   work: () => void | Promise<void>,
@@ -66,6 +70,12 @@ async function stored(
       return refuse(session, "not_in_room", about, `No room ${error.room}`);
     }
     if (error instanceof StoreError) {
+      context.log.log("warn", "store_refused", {
+        user: session.user,
+        device: session.device,
+        ...about,
+        error: error.message,
+      });
       return refuse(
         session,
         "store_unavailable",
@@ -122,7 +132,7 @@ export function route(
       if (first) {
         // Back into every room its user is a member of, without asking.
         const store = context.offline;
-        return store && stored(session, {}, () => store.rejoin(session));
+        return store && stored(context, session, {}, () => store.rejoin(session));
       }
       // Tell everyone who shares a room, once each, that this session re-announced.
       const frame = encodeFrame({
@@ -161,7 +171,12 @@ export function route(
       }
       const store = context.offline;
       if (store) {
-        return stored(session, { room: message.room }, () => store.join(session, message.room));
+        return stored(
+          context,
+          session,
+          { room: message.room },
+          () => store.join(session, message.room),
+        );
       }
       const room = context.rooms.join(session, message.room);
       if (typeof room === "string") {
@@ -185,7 +200,12 @@ export function route(
       if (!room) return;
       const store = context.offline;
       if (store) {
-        return stored(session, { room: message.room }, () => store.leave(session, message.room));
+        return stored(
+          context,
+          session,
+          { room: message.room },
+          () => store.leave(session, message.room),
+        );
       }
       context.rooms.leave(session, room);
       session.send({ type: "left", room: message.room });
@@ -206,7 +226,7 @@ export function route(
         return;
       }
       // With a store, each member's role (and mute) beside the names.
-      return stored(session, { room: message.room }, async () => {
+      return stored(context, session, { room: message.room }, async () => {
         const roles = await moderator.roles(message.room, members);
         session.send({ type: "who", room: message.room, members, ...(roles ? { roles } : {}) });
       });
@@ -215,7 +235,7 @@ export function route(
     case "moderate": {
       const moderator = context.moderator;
       if (!moderator) return refuse(session, "moderation_unavailable", { id: message.id });
-      return stored(session, { id: message.id }, () => moderator.handle(session, message));
+      return stored(context, session, { id: message.id }, () => moderator.handle(session, message));
     }
 
     case "keys": {
@@ -243,6 +263,7 @@ export function route(
       if (!store || !message.items.some((item) => item.to.includes("/"))) return;
       if (session.announce === undefined) return refuse(session, "announce_required");
       return stored(
+        context,
         session,
         message.room ? { room: message.room } : {},
         () => store.keysToInboxes(session, message),
@@ -255,6 +276,7 @@ export function route(
       const store = context.offline;
       if (store) {
         return stored(
+          context,
           session,
           { id: message.id, room: message.room },
           () => store.relay(session, message),
@@ -295,7 +317,12 @@ export function route(
         if (session.announce === undefined) {
           return refuse(session, "announce_required", { id: message.id });
         }
-        return stored(session, { id: message.id }, () => store.dmToInbox(session, message));
+        return stored(
+          context,
+          session,
+          { id: message.id },
+          () => store.dmToInbox(session, message),
+        );
       }
       const online = context.sessionsOf(message.to).filter((candidate) => !candidate.ending);
       if (online.length === 0) {
@@ -408,6 +435,7 @@ export function route(
         const store = context.offline;
         if (store) {
           return stored(
+            context,
             session,
             { id: message.id },
             () => store.deviceLinked(session.user, message.device),
@@ -425,6 +453,7 @@ export function route(
     case "history": {
       const store = offline(context, message.type);
       return stored(
+        context,
         session,
         { room: message.room },
         () => store.history(session, message.room, message.after),
@@ -433,22 +462,22 @@ export function route(
 
     case "inbox": {
       const store = offline(context, message.type);
-      return stored(session, {}, () => store.inbox(session, message.after));
+      return stored(context, session, {}, () => store.inbox(session, message.after));
     }
 
     case "inbox_ack": {
       const store = offline(context, message.type);
-      return stored(session, {}, () => store.inboxAck(session, message.upto));
+      return stored(context, session, {}, () => store.inboxAck(session, message.upto));
     }
 
     case "prekeys": {
       const store = offline(context, message.type);
-      return stored(session, {}, () => store.prekeys(session, message));
+      return stored(context, session, {}, () => store.prekeys(session, message));
     }
 
     case "bundles": {
       const store = offline(context, message.type);
-      return stored(session, { id: message.id }, () => store.bundles(session, message));
+      return stored(context, session, { id: message.id }, () => store.bundles(session, message));
     }
 
     default: {

@@ -190,6 +190,12 @@ Deno.test({
         const queued = await alice.next("queued", (e) => e.text === "during the outage");
         const refused = await alice.next("undelivered", (e) => e.id === queued.id);
         assertStringIncludes(refused.reason, "could not store");
+        // The server says whose request it refused, and why.
+        await waitFor(
+          () =>
+            /event=store_refused user=alice device=\S+ id=\S+ room=lobby error=/.test(a!.stderr()),
+          "A logs the refusal",
+        );
 
         await cluster.nats.restart();
         await waitFor(() => a!.stderr().includes("event=nats_up"), "A logs that NATS is back");

@@ -19,6 +19,8 @@ export interface RunningServer {
   gc?: () => Promise<void>;
   /** The server's counts and `Deno.memoryUsage()` (openchat only). */
   stats?: () => Promise<Record<string, unknown>>;
+  /** What the server logged so far about its store: refusals and failures (openchat only). */
+  storeErrors?: () => string[];
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startOpenchat(
     pid: child.pid,
     gc: options.exposeGc ? async () => void await child.call({ cmd: "gc" }) : undefined,
     stats: () => child.call({ cmd: "stats" }),
+    storeErrors: () => child.stderr.split("\n").filter((line) => line.includes(" event=store_")),
     stop: () => child.stop(),
   };
 }

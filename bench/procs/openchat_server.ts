@@ -24,6 +24,7 @@ import { reply_, serveCommands } from "../lib/child.ts";
 import { type ChatStore, SqliteStore, STORE_FILE } from "../../server/store/mod.ts";
 import { ClusterNode } from "../../server/cluster/cluster_node.ts";
 import { NatsLink } from "../../server/cluster/nats_link.ts";
+import { stderrLogger } from "../../server/log.ts";
 import { NatsStore } from "../../server/cluster/nats_store.ts";
 
 /** Limits raised for benchmarking; everything not named here is the default. */
@@ -75,6 +76,9 @@ async function main() {
     limits: BENCH_LIMITS,
     store,
     hooks: node,
+    // Warnings and errors (a saturated run has none about its store): the report shows a
+    // store's refusal or failure beside the client's.
+    logger: stderrLogger("warn"),
   });
   reply_({ ok: true, port: server.addr.port, pid: Deno.pid });
   await serveCommands((command) => {

@@ -181,6 +181,13 @@ async function measure(
       .reduce((a, b) => a + b, 0);
     const latency = mergedPercentiles(member.map((r) => r.latency as ReducedSamples));
     const problems = [...saturated, ...paced].map((r) => r.problem as string).filter((p) => p);
+    if (problems.length) {
+      // The servers' side of a refusal: the first store line each logged, cut short.
+      for (const [i, server] of servers.entries()) {
+        const first = server.storeErrors?.()[0];
+        if (first) problems.push(`server ${i}: ${first.slice(0, 400)}`);
+      }
+    }
     return {
       setup,
       n,
@@ -194,7 +201,7 @@ async function measure(
         p50Ms: round(latency.p50),
         p99Ms: round(latency.p99),
       },
-      problems: [...new Set(problems)].slice(0, 3),
+      problems: [...new Set(problems)].slice(0, 5),
     };
   } finally {
     await group.all({ cmd: "close" }).catch(() => {});
