@@ -8,7 +8,8 @@
  */
 
 import { assertEquals } from "./assert.ts";
-import { openchat } from "./cli.ts";
+import { inTempDir, openchat } from "./cli.ts";
+import { JoinProcess } from "./join_process.ts";
 import { NatsServer } from "./nats_server.ts";
 import { type ServeProcess, startServeProcess } from "./serve_process.ts";
 
@@ -78,6 +79,54 @@ export async function startCluster(dir: string, count = 2): Promise<ClusterProce
     async dispose() {
       for (const server of servers) await server.stop();
       await nats.dispose();
+    },
+  };
+}
+
+/** What a test of a running cluster gets (see {@linkcode clusterTest}). */
+export interface ClusterStage {
+  readonly cluster: ClusterProcesses;
+  /** The test's temporary directory (the servers' data directories are in it). */
+  readonly dir: string;
+  /** The config directory of `name` (a user, or a device) inside `dir`. */
+  config(name: string): string;
+  /** Starts `openchat join --json ...args`; every process started so is closed at the end. */
+  join(args: string[]): JoinProcess;
+}
+
+/**
+ * A test with NATS and two `openchat serve --cluster` processes on 127.0.0.1 in a temporary
+ * directory: `fn` runs against them, then every client it started is closed and the cluster
+ * stopped and deleted, whatever happened.
+ */
+export function clusterTest(
+  name: string,
+  fn: (stage: ClusterStage) => Promise<void>,
+): Deno.TestDefinition {
+  return {
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      await inTempDir(async (dir) => {
+        const cluster = await startCluster(dir);
+        const clients: JoinProcess[] = [];
+        try {
+          await fn({
+            cluster,
+            dir,
+            config: (name) => `${dir}/${name}-config`,
+            join(args) {
+              const client = JoinProcess.startWith(args);
+              clients.push(client);
+              return client;
+            },
+          });
+        } finally {
+          for (const client of clients) await client.close().catch(() => {});
+          await cluster.dispose();
+        }
+      });
     },
   };
 }
