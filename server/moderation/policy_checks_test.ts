@@ -199,6 +199,8 @@ Deno.test(
     refused(verdicts.get("bob")!, "moderated");
     accepted(verdicts.get("carol")!);
     refused(verdicts.get("erin")!, "muted");
+    // Nobody asked, nobody answered.
+    assertEquals((await f.policy.canSpeakEach([], "lobby")).size, 0);
     // A room that does not exist, or a name that is no room name: no_such_room for everyone.
     for (const room of ["nowhere", "NOT A ROOM"]) {
       verdicts = await f.policy.canSpeakEach(["bob", "carol"], room);

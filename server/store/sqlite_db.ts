@@ -14,8 +14,11 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { BUSY_TIMEOUT_MS } from "../ca_store.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 
-/** Version 2 added session descriptions; version 1 files are upgraded in place. */
-const SCHEMA_VERSION = 2;
+/**
+ * Version 2 added session descriptions, version 3 an index of closed intervals; older files are
+ * upgraded in place.
+ */
+const SCHEMA_VERSION = 3;
 
 // Sequence counters live apart from the rows they number (room_seqs, inbox_seqs) so that deleting
 // rows, or a whole room, never lets a number be assigned twice. Rows between `floor_seq` and
@@ -128,6 +131,16 @@ const SCHEMA_V2 = `
   CREATE INDEX IF NOT EXISTS sessions_by_stored_at ON sessions (stored_at);
 `;
 
+// Retention removes a room's closed intervals that hold nothing readable any more, in the same
+// transaction as the oldest entries it removes, on every append past the room's bound; without
+// this index that meant reading every interval of the room (one per member device) each time.
+const SCHEMA_V3 = `
+  CREATE INDEX IF NOT EXISTS intervals_closed ON intervals (room, to_seq) WHERE to_seq IS NOT NULL;
+`;
+
+/** What each version adds, applied in order from the file's version up. */
+const UPGRADES: Readonly<Record<number, string>> = { 2: SCHEMA_V2, 3: SCHEMA_V3 };
+
 /**
  * Creates the schema in an empty file, or checks that a file holds this schema. A file with other
  * tables (the CA's `openchat.db` given by mistake, a newer store) is refused untouched.
@@ -136,7 +149,7 @@ function checkOrCreateSchema(db: DatabaseSync, path: string): void {
   const tables = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master").get() as { n: number };
   if (tables.n === 0) {
     db.exec(SCHEMA);
-    db.exec(SCHEMA_V2);
+    for (let version = 2; version <= SCHEMA_VERSION; version++) db.exec(UPGRADES[version]!);
     db.prepare("INSERT INTO meta (key, value) VALUES ('store_schema', ?)").run(
       String(SCHEMA_VERSION),
     );
@@ -153,8 +166,9 @@ function checkOrCreateSchema(db: DatabaseSync, path: string): void {
   if (found === undefined) {
     throw new StoreUnavailableError(`${path} is a SQLite database but not an openchat store`);
   }
-  if (found === "1") {
-    db.exec(SCHEMA_V2);
+  const from = Number(found);
+  if (Number.isInteger(from) && from >= 1 && from < SCHEMA_VERSION) {
+    for (let version = from + 1; version <= SCHEMA_VERSION; version++) db.exec(UPGRADES[version]!);
     db.prepare("UPDATE meta SET value = ? WHERE key = 'store_schema'").run(String(SCHEMA_VERSION));
     return;
   }

@@ -315,10 +315,55 @@ Deno.test("SqliteStore.open() upgrades a schema 1 file in place: its data stays,
     } finally {
       await store.close();
     }
+    assertEquals(schemaOf(path), { version: "3", closedIntervalsIndex: true });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The schema version a store file records, and whether it has the index version 3 added. */
+function schemaOf(path: string): { version: unknown; closedIntervalsIndex: boolean } {
+  const db = new DatabaseSync(path);
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'store_schema'").get();
+    const index = db.prepare(
+      "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'intervals_closed'",
+    ).get();
+    return { version: row?.value, closedIntervalsIndex: index !== undefined };
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("SqliteStore.open() upgrades a schema 2 file in place: its data stays, retention uses the new index", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, STORE_FILE);
+    const first = await SqliteStore.open(path);
+    assertEquals(schemaOf(path), { version: "3", closedIntervalsIndex: true });
+    await first.rooms.create("lobby", "alice", T0);
+    await first.log.append("lobby", logEntry("b2xk"));
+    await first.close();
+    // Back to what schema 2 had: no index of closed intervals.
+    const db = new DatabaseSync(path);
+    db.exec("DROP INDEX intervals_closed");
+    db.exec("UPDATE meta SET value = '2' WHERE key = 'store_schema'");
+    db.close();
+    assertEquals(schemaOf(path), { version: "2", closedIntervalsIndex: false });
+    const store = await SqliteStore.open(path);
+    try {
+      assertEquals(await store.log.lastSeq("lobby"), 1);
+    } finally {
+      await store.close();
+    }
+    assertEquals(schemaOf(path), { version: "3", closedIntervalsIndex: true });
+    // The retention query finds the index.
     const check = new DatabaseSync(path);
-    const row = check.prepare("SELECT value FROM meta WHERE key = 'store_schema'").get();
+    const plan = check.prepare(
+      "EXPLAIN QUERY PLAN DELETE FROM intervals WHERE room = ? AND to_seq IS NOT NULL AND to_seq <= ?",
+    ).all("lobby", 5).map((row) => String(row.detail));
     check.close();
-    assertEquals(row?.value, "2");
+    assert(plan.some((detail) => detail.includes("intervals_closed")), plan.join("; "));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
