@@ -7,7 +7,7 @@
 
 import { assertEquals } from "./support/assert.ts";
 import { ChatPeer } from "./support/chat_peer.ts";
-import { MAIN } from "./support/cli.ts";
+import { openchatCommand } from "./support/cli.ts";
 import { startServer } from "./support/server_fixture.ts";
 import { lastLine, TmuxSession } from "./support/tmux.ts";
 import { requireTool } from "./support/tools.ts";
@@ -24,12 +24,7 @@ Deno.test("the chat screen: /kick, /mute, /who and a bad /mode typed on a termin
   try {
     const aliceFile = await fx.identityFile(await fx.issue("alice"));
     tmux = await TmuxSession.start({
-      command: [
-        Deno.execPath(),
-        "run",
-        "--allow-all",
-        "--quiet",
-        MAIN,
+      command: openchatCommand([
         "join",
         `127.0.0.1:${fx.port}`,
         "--identity",
@@ -37,7 +32,7 @@ Deno.test("the chat screen: /kick, /mute, /who and a bad /mode typed on a termin
         "--config-dir",
         configDir,
         "--no-history",
-      ],
+      ]),
       columns: 120,
       rows: 30,
       cwd: REPO,

@@ -8,7 +8,7 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { ChatPeer } from "./support/chat_peer.ts";
-import { MAIN } from "./support/cli.ts";
+import { openchatCommand } from "./support/cli.ts";
 import { startServer } from "./support/server_fixture.ts";
 import { lastLine, TmuxSession } from "./support/tmux.ts";
 import { requireTool } from "./support/tools.ts";
@@ -33,19 +33,14 @@ function contains(haystack: Uint8Array, needle: string): boolean {
 
 function startAlice(port: number, identity: string, configDir: string): Promise<TmuxSession> {
   return TmuxSession.start({
-    command: [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--quiet",
-      MAIN,
+    command: openchatCommand([
       "join",
       `127.0.0.1:${port}`,
       "--identity",
       identity,
       "--config-dir",
       configDir,
-    ],
+    ]),
     after: `echo "exit=$?";`,
     columns: COLUMNS,
     rows: ROWS,

@@ -7,7 +7,7 @@
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { ChatPeer } from "./support/chat_peer.ts";
-import { MAIN } from "./support/cli.ts";
+import { openchatCommand } from "./support/cli.ts";
 import { startServer } from "./support/server_fixture.ts";
 import { lastLine, TmuxSession } from "./support/tmux.ts";
 import { requireTool } from "./support/tools.ts";
@@ -33,19 +33,14 @@ Deno.test("the chat screen in tmux: typing survives arriving messages, Enter and
     peers.push(bob);
     const aliceFile = await fx.identityFile(await fx.issue("alice"));
     tmux = await TmuxSession.start({
-      command: [
-        Deno.execPath(),
-        "run",
-        "--allow-all",
-        "--quiet",
-        MAIN,
+      command: openchatCommand([
         "join",
         `127.0.0.1:${fx.port}`,
         "--identity",
         aliceFile,
         "--config-dir",
         configDir,
-      ],
+      ]),
       after: `echo "exit=$?";`,
       columns: COLUMNS,
       rows: ROWS,

@@ -10,6 +10,11 @@ import { run, type RunResult } from "./tools.ts";
 /** Absolute path of the entry point. */
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** The command line that runs `openchat ...args` from this checkout: the program, then its args. */
+export function openchatCommand(args: string[]): [string, ...string[]] {
+  return [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN, ...args];
+}
+
 /**
  * Starts `openchat ...args` as a long-running child with piped output (and input, if `stdin` is
  * "piped"), colour off.
@@ -18,8 +23,9 @@ export function spawnOpenchat(
   args: string[],
   options: { stdin?: "piped" | "null" } = {},
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", MAIN, ...args],
+  const [program, ...argv] = openchatCommand(args);
+  return new Deno.Command(program, {
+    args: argv,
     stdin: options.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",
@@ -32,7 +38,8 @@ export function openchat(
   args: string[],
   options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
 ): Promise<RunResult> {
-  return run(Deno.execPath(), ["run", "--allow-all", "--quiet", MAIN, ...args], {
+  const [program, ...argv] = openchatCommand(args);
+  return run(program, argv, {
     ...options,
     env: { NO_COLOR: "1", ...options.env },
   });
